@@ -58,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -66,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zshm_reader.h"
 #include "zshm_ring_priv.h"
 
 //  How long a new writer retries for the lock when readers' liveness probes
@@ -90,8 +92,8 @@ s_random64 (void)
     return value ? value : 1;
 }
 
-static const char *
-s_dir (void)
+const char *
+zshm_ring_dir (void)
 {
     const char *dir = getenv ("ZSHM_DIR");
     return dir && *dir ? dir : "/dev/shm";
@@ -120,7 +122,7 @@ s_path (const char *name, char *path, size_t size)
         errno = EINVAL;
         return -1;
     }
-    int rc = snprintf (path, size, "%s/zshm.%s", s_dir (), name);
+    int rc = snprintf (path, size, "%s/zshm.%s", zshm_ring_dir (), name);
     if (rc < 0 || (size_t) rc >= size) {
         errno = ENAMETOOLONG;
         return -1;
@@ -321,7 +323,7 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
     char path [PATH_MAX], temp [PATH_MAX];
     if (s_path (name, path, sizeof path))
         return NULL;
-    snprintf (temp, sizeof temp, "%s/zshm-new.%d.%016llx", s_dir (), (int) getpid (),
+    snprintf (temp, sizeof temp, "%s/zshm-new.%d.%016llx", zshm_ring_dir (), (int) getpid (),
               (unsigned long long) s_random64 ());
 
     zshm_ring_t *self = (zshm_ring_t *) calloc (1, sizeof (zshm_ring_t));
@@ -665,6 +667,69 @@ zshm_ring_type (zshm_ring_t *self, char *buf, size_t size)
     return length;
 }
 
+int
+zshm_ring_info (zshm_ring_t *self, zshm_ring_info_t *info)
+{
+    assert (self && info);
+    zshm_header_t *header = self->header;
+    memset (info, 0, sizeof *info);
+    info->capacity = self->capacity;
+    info->slot_size = self->slot_size;
+    info->total_size = self->map_size;
+    info->head = zshm_ring_head (self);
+    info->incarnation = zshm_load_relaxed (&header->incarnation);
+    info->created_ns = header->created_ns;
+    info->started_ns = zshm_load_relaxed (&header->started_ns);
+    info->takeovers = zshm_load_relaxed (&header->takeovers);
+    info->writer_pid = (pid_t) zshm_load_relaxed (&header->writer_pid);
+    info->writer_alive = zshm_ring_writer_alive (self);
+    zshm_ring_type (self, info->type_name, sizeof info->type_name);
+    return 0;
+}
+
+int
+zshm_ring_readers (zshm_ring_t *self, zshm_reader_info_t *info, int max)
+{
+    assert (self);
+    int count = 0;
+    for (int index = 0; index < ZSHM_MAX_READERS; index++) {
+        zshm_reader_entry_t *entry = &self->control->readers [index];
+        //  Relaxed throughout: a sample for display, nothing more.
+        uint32_t pid = zshm_load_relaxed (&entry->pid);
+        if (!pid)
+            continue;
+        if (count < max) {
+            zshm_reader_info_t *reader = &info [count];
+            reader->pid = (pid_t) pid;
+            reader->alive = !(kill ((pid_t) pid, 0) == -1 && errno == ESRCH);
+            reader->id = zshm_load_relaxed (&entry->id);
+            reader->position = zshm_load_relaxed (&entry->position);
+            reader->delivered = zshm_load_relaxed (&entry->delivered);
+            reader->lost = zshm_load_relaxed (&entry->lost);
+        }
+        count++;
+    }
+    return count;
+}
+
+int
+zshm_ring_probe (const char *name)
+{
+    char path [PATH_MAX];
+    if (s_path (name, path, sizeof path))
+        return -1;
+    int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    int alive = 1;
+    if (flock (fd, LOCK_SH | LOCK_NB) == 0) {
+        flock (fd, LOCK_UN);
+        alive = 0;
+    }
+    close (fd);
+    return alive;
+}
+
 //  Shared futexes for segments (other processes sleep on them), private
 //  ones for heap rings (cheaper: no inode lookup in the kernel).
 void
@@ -755,11 +820,23 @@ zshm_ring_test (bool verbose)
     assert (zshm_ring_writer_pid (reader) == getpid ());
     char type [64];
     assert (zshm_ring_type (reader, type, sizeof type) == 14 && strcmp (type, "zshm.test.Type") == 0);
+    zshm_ring_info_t info;
+    assert (zshm_ring_info (reader, &info) == 0);
+    assert (info.capacity == 16 && info.slot_size == 100 && info.writer_alive);
+    assert (info.writer_pid == getpid () && strcmp (info.type_name, "zshm.test.Type") == 0);
+    assert (zshm_ring_probe (name) == 1);
+    zshm_reader_t *cursor = zshm_reader_new (reader);
+    zshm_reader_info_t readers [4];
+    assert (zshm_ring_readers (reader, readers, 4) == 1);
+    assert (readers [0].pid == getpid () && readers [0].alive && readers [0].position == 1);
+    zshm_reader_destroy (&cursor);
+    assert (zshm_ring_readers (reader, readers, 4) == 0);
     for (int count = 0; count < 5; count++)
         assert (zshm_ring_send (ring, payload, 8) == (uint64_t) count + 1);
     uint64_t incarnation = zshm_ring_incarnation (reader);
     zshm_ring_destroy (&ring);
     assert (!zshm_ring_writer_alive (reader));
+    assert (zshm_ring_probe (name) == 0);
     //  Another layout is refused without REPLACE
     assert (zshm_ring_new (name, 32, 100) == NULL && errno == EEXIST);
     ring = zshm_ring_new (name, 16, 100);

@@ -150,6 +150,53 @@ int
 size_t
     zshm_ring_type (zshm_ring_t *self, char *buf, size_t size);
 
+//  --------------------------------------------------------------------------
+//  Observing channels (for tools such as `zshm stat` and `zshm clean`)
+
+//  What a ring's header says, sampled.
+typedef struct {
+    uint64_t capacity;          //  slots
+    uint64_t slot_size;         //  largest payload of a slot, bytes
+    uint64_t total_size;        //  bytes in the segment
+    uint64_t head;              //  next sequence the writer publishes
+    uint64_t incarnation;       //  writer's random incarnation
+    uint64_t created_ns;        //  CLOCK_REALTIME of creation
+    uint64_t started_ns;        //  CLOCK_REALTIME the writer started
+    uint64_t takeovers;         //  writers that took the channel over
+    pid_t writer_pid;           //  writer's pid
+    bool writer_alive;          //  writer holds its lock
+    char type_name [128];       //  payload type, "" if none recorded
+} zshm_ring_info_t;
+
+//  One registered reader, sampled.
+typedef struct {
+    pid_t pid;                  //  reader's process
+    bool alive;                 //  that process exists
+    uint64_t id;                //  random, tells readers of one pid apart
+    uint64_t position;          //  next sequence it expects
+    uint64_t delivered;         //  messages it received
+    uint64_t lost;              //  messages it lost to laps
+} zshm_reader_info_t;
+
+//  Fill *info from the ring's header.  Returns 0.
+int
+    zshm_ring_info (zshm_ring_t *self, zshm_ring_info_t *info);
+
+//  Copy up to `max` registered readers into info[].  Returns how many
+//  readers are registered (may exceed max).
+int
+    zshm_ring_readers (zshm_ring_t *self, zshm_reader_info_t *info, int max);
+
+//  The directory channels live in: $ZSHM_DIR, or /dev/shm.
+const char *
+    zshm_ring_dir (void);
+
+//  Is the named channel's writer alive?  Works on any file named like a
+//  channel, valid segment or not (it only probes the writer's lock).
+//  Returns 1 alive, 0 dead, -1 with errno (ENOENT, EINVAL, ELOOP...).
+int
+    zshm_ring_probe (const char *name);
+
 //  Self test of this class.
 void
     zshm_ring_test (bool verbose);
