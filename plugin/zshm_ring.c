@@ -43,7 +43,8 @@
     Liveness.  The writer holds an exclusive flock on the segment for as
     long as it lives; the kernel drops it when the process dies, however it
     dies.  A reader probes with a non-blocking shared flock: if it gets it,
-    the writer is dead.  Segments are created under a temporary name, fully
+    the writer is dead.  A segment shrunk under its readers also counts as
+    dead (zshm_guard.h keeps the SIGBUS that would follow from killing us).  Segments are created under a temporary name, fully
     initialised and locked, then linked into place, so a reader never sees
     a half-made segment.
     =========================================================================
@@ -67,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zshm_guard.h"
 #include "zshm_reader.h"
 #include "zshm_ring_priv.h"
 
@@ -293,6 +295,7 @@ s_new_heap (uint64_t capacity, uint64_t slot_size)
     s_layout_init (base, capacity, slot_size);
     s_attach (self, base, total, capacity, slot_size);
     self->fd = -1;
+    self->guard = -1;
     self->writer = true;
     self->control_writable = true;
     self->next = 1;
@@ -393,6 +396,7 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
                 close (fd);
                 unlink (temp);
                 self->fd = old_fd;
+                self->guard = zshm_guard_add (self->base, self->map_size);
                 return self;
             }
             if (!(flags & ZSHM_RING_REPLACE)) {
@@ -411,6 +415,7 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
     }
     unlink (temp);
     self->fd = fd;
+    self->guard = zshm_guard_add (self->base, self->map_size);
     return self;
 
 failed_errno:
@@ -473,6 +478,7 @@ zshm_ring_open (const char *name)
     }
     s_attach (self, base, total, capacity, slot_size);
     self->fd = fd;
+    self->guard = zshm_guard_add (base, total);
     self->writer = false;
     self->control_writable = writable
         && mprotect (base + ZSHM_CONTROL_OFFSET, ZSHM_CONTROL_REGION,
@@ -488,6 +494,7 @@ zshm_ring_destroy (zshm_ring_t **self_p)
     if (!self)
         return;
     if (self->fd >= 0) {
+        zshm_guard_remove (self->guard);
         munmap (self->base, self->map_size);
         close (self->fd);               //  drops the writer's lock
     }
@@ -627,6 +634,12 @@ zshm_ring_writer_alive (zshm_ring_t *self)
     assert (self);
     if (self->writer || self->fd < 0)
         return true;
+    //  A segment shrunk under us (see zshm_guard.h) is as good as dead:
+    //  what it held is gone, and we must not wait on it for ever.
+    struct stat st;
+    if (zshm_guard_tripped (self->guard)
+    ||  fstat (self->fd, &st) || (uint64_t) st.st_size < self->map_size)
+        return false;
     //  If we can share the lock, nobody holds it exclusively: the writer
     //  is gone.  Give it straight back so a new writer can take it.
     if (flock (self->fd, LOCK_SH | LOCK_NB) == 0) {
@@ -855,6 +868,29 @@ zshm_ring_test (bool verbose)
     zshm_ring_destroy (&ring);
     assert (zshm_ring_unlink (name) == 0);
     assert (zshm_ring_unlink (name) == -1 && errno == ENOENT);
+
+    //  A segment shrunk under a live writer and reader: nobody dies of
+    //  SIGBUS, and the reader sees the channel as dead.
+    ring = zshm_ring_new (name, 64, 4000);
+    reader = zshm_ring_open (name);
+    assert (ring && reader);
+    for (int count = 0; count < 10; count++)
+        assert (zshm_ring_send (ring, payload, 8));
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/zshm.%s", zshm_ring_dir (), name);
+    int fd = open (path, O_RDWR);
+    assert (fd >= 0 && ftruncate (fd, ZSHM_SLOTS_OFFSET + 4096) == 0);
+    close (fd);
+    uint64_t states = 0;
+    for (uint64_t index = 0; index < zshm_ring_capacity (reader); index++)
+        states += zshm_load_relaxed (&zshm_ring_slot (reader, index)->state);
+    assert (states > 0);                            //  slot 0's page survived
+    for (int count = 0; count < 200; count++)       //  the writer goes on
+        assert (zshm_ring_send (ring, payload, 8));
+    assert (!zshm_ring_writer_alive (reader));
+    zshm_ring_destroy (&reader);
+    zshm_ring_destroy (&ring);
+    assert (zshm_ring_unlink (name) == 0);
 
     if (verbose)
         printf ("OK\n");

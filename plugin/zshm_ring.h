@@ -135,8 +135,9 @@ pid_t
     zshm_ring_writer_pid (zshm_ring_t *self);
 
 //  True if the writer is alive: it still holds the channel's lock, which
-//  the kernel drops when its process dies.  Heap rings are always alive.
-//  Costs two system calls on a shared-memory reader.
+//  the kernel drops when its process dies, and the segment has not been
+//  shrunk under us.  Heap rings are always alive.  Costs three system
+//  calls on a shared-memory reader.
 bool
     zshm_ring_writer_alive (zshm_ring_t *self);
 

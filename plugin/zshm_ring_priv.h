@@ -27,6 +27,7 @@ struct _zshm_ring_t {
     uint64_t stride;            //  validated private copy
     uint64_t next;              //  writer: sequence it publishes next
     bool reserved;              //  writer: a reserve awaits its commit
+    int guard;                  //  SIGBUS guard of the mapping, -1 if none
 };
 
 static inline zshm_slot_t *
