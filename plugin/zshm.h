@@ -14,5 +14,7 @@
 
 #include "zshm_ring.h"
 #include "zshm_reader.h"
+#include "zshm_pub.h"
+#include "zshm_sub.h"
 
 #endif

@@ -10,14 +10,20 @@
         tcp://...                        a ZeroMQ PUB socket (binds; prefix
                                          '>' to connect, '@' to bind)
 
+    Any other ZeroMQ endpoint (ipc://, inproc://) goes to the same PUB
+    socket; all ZeroMQ endpoints of a list share that one socket.
+
     shm options:
         capacity=N   slots in the ring, rounded up to a power of two
                      (default 4096)
         slot=N       largest bytes one slot carries, including zshm's 16-byte
-                     record header (default 1024)
+                     record header (default 1024, at least 32)
         mode=0NNN    file mode of the segment (default 0600)
         maxmsg=N     largest message accepted, in bytes of encoded frames;
-                     larger sends fail with EMSGSIZE (default 16 MiB)
+                     larger sends fail with EMSGSIZE (default 16 MiB).
+                     Encoded: 8 + type name + for each frame 4 + its size.
+                     With several endpoints the smallest applies, to
+                     every endpoint (tcp:// too).
         replace=1    replace a dead writer's segment of another layout
 
     A message is one or more frames; frame 0 is the topic, exactly as on a
@@ -34,6 +40,8 @@
 #define ZSHM_PUB_H_INCLUDED
 
 #include <czmq.h>
+
+#include "zshm_ring.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +85,11 @@ int
 //  is recorded with the message, e.g. a protobuf full type name.  Between
 //  begin and end, write must be given exactly payload_size bytes in all.
 //  Returns 0 or -1 with errno (EMSGSIZE, EINVAL for a wrong total).
+//  On shm the message becomes visible at send_end, all of it; a stream
+//  given too many or too few bytes fails with EINVAL and is abandoned, and
+//  readers never see it as a message.  A new send_begin, or any other
+//  send, abandons an unfinished stream the same way.  type_name is at most
+//  127 bytes (EINVAL).
 int
     zshm_pub_send_begin (zshm_pub_t *self, const void *topic, size_t topic_size,
                          size_t payload_size, const char *type_name);
@@ -97,6 +110,12 @@ size_t
 //  The underlying ring of the first shm endpoint, or NULL (not owned).
 zshm_ring_t *
     zshm_pub_ring (zshm_pub_t *self);
+
+//  The ZeroMQ PUB socket behind the list's tcp:// (and other ZeroMQ)
+//  endpoints, or NULL if none (not owned).  E.g. zsock_endpoint on it tells
+//  the port a "tcp://127.0.0.1:*" endpoint bound.
+zsock_t *
+    zshm_pub_sock (zshm_pub_t *self);
 
 //  Self test of this class.
 void

@@ -7,6 +7,9 @@
         tcp://host:port                  a ZeroMQ SUB socket (connects;
                                          prefix '@' to bind), same API
 
+    Any other ZeroMQ endpoint (ipc://, inproc://, or a comma list of them,
+    as zsock_new_sub takes) is a SUB socket too.
+
     shm options:
         idle=spin|yield|backoff|block    how recv waits (default spin)
         from=latest|oldest               start at the next message published
@@ -22,10 +25,15 @@
     knows what it lost (zshm_sub_lost) and can replay (from=oldest).
 
     Liveness.  A subscriber created before its publisher waits for it, as a
-    zmq connect before bind does.  When the publisher dies, recv first
-    returns everything it published and then fails once with EPIPE; later
-    calls wait for a publisher to come back (the same channel restarted, or
-    replaced) and carry on without a new subscriber.
+    zmq connect before bind does; a channel created after the subscriber
+    holds only messages published since it subscribed, so it receives them
+    all, from the first.  When the publisher dies, recv first returns
+    everything it published and then fails once with EPIPE; later calls
+    wait for a publisher to come back (the same channel restarted, or
+    replaced) and carry on without a new subscriber.  A replaced channel is
+    read from its oldest message.  A channel whose publisher is already dead
+    when the subscriber finds it is waited on without EPIPE (unless
+    from=oldest, which replays what it holds first).
 
     Receiving.  zshm_sub_recv receives into the subscriber's own buffer and
     allocates nothing in steady state; the frames stay valid until the next
@@ -134,6 +142,12 @@ uint64_t
 //  True while a publisher is attached and alive (shm), or always (tcp).
 bool
     zshm_sub_connected (zshm_sub_t *self);
+
+//  The ZeroMQ SUB socket of a tcp:// subscriber, or NULL on shm (not
+//  owned).  E.g. zsock_endpoint on it tells the port "@tcp://127.0.0.1:*"
+//  bound.
+zsock_t *
+    zshm_sub_sock (zshm_sub_t *self);
 
 //  Self test of this class.
 void

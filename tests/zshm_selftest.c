@@ -13,6 +13,8 @@ typedef struct {
 static test_item_t s_tests [] = {
     { "zshm_ring", zshm_ring_test },
     { "zshm_reader", zshm_reader_test },
+    { "zshm_pub", zshm_pub_test },
+    { "zshm_sub", zshm_sub_test },
 };
 
 int

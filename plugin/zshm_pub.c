@@ -1,0 +1,821 @@
+/*  =========================================================================
+    zshm_pub - a publisher, in place of a ZeroMQ PUB socket
+
+    A message goes to every endpoint: each shm channel gets it as records
+    (zshm_record.h) written straight into reserved slots, and the one
+    ZeroMQ PUB socket, if any, gets it as ordinary frames.
+
+    The shm path allocates nothing and copies every byte once, from the
+    caller's frames into the slot.  The slot is shared memory that a lapped
+    reader may be copying at this very moment (it detects that afterwards
+    and discards its copy), so we store into it only with relaxed atomic
+    word stores, as zshm_ring_send does (see zshm_atomics.h).  Frames start
+    at any byte offset, so a small accumulator (s_channel_t.pending) turns
+    the byte stream into whole words; word stores never leave the slot
+    because slots are padded to whole words.
+
+    A message larger than one slot is cut into fragments over consecutive
+    slots.  Each full fragment is committed as soon as the next byte of the
+    message arrives, and the last only when the message is complete
+    (s_message_end): a stream that turns out shorter or longer than it
+    declared is abandoned with its last fragment unpublished, so readers
+    see a FIRST without a LAST and drop it, never a wrong message.
+    =========================================================================
+*/
+
+#define _GNU_SOURCE
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zshm_atomics.h"
+#include "zshm_pub.h"
+#include "zshm_reader.h"
+#include "zshm_record.h"
+#include "zshm_ring.h"
+
+#define ZSHM_PUB_CAPACITY 4096
+#define ZSHM_PUB_SLOT     1024
+#define ZSHM_PUB_MAXMSG   (16u * 1024 * 1024)
+#define ZSHM_PUB_MODE     0600
+
+//  One shm endpoint and the message being written into it.
+typedef struct {
+    zshm_ring_t *ring;          //  the channel's writer side
+    size_t body_max;            //  body bytes one fragment carries
+    bool typed;                 //  the ring's type name is recorded
+    uint8_t *payload;           //  open fragment's slot payload, or NULL
+    size_t word;                //  next word of payload to store
+    uint8_t pending [8];        //  bytes waiting to complete that word
+    size_t fill;                //  bytes in pending
+    uint32_t total;             //  body bytes of the message
+    uint32_t offset;            //  body offset of the open fragment
+    uint32_t frag_size;         //  body bytes of the open fragment
+    uint32_t frag_left;         //  of which not yet written
+    uint64_t first_seq;         //  sequence of the message's first slot
+    uint64_t last_seq;          //  first_seq of the last message sent
+} s_channel_t;
+
+struct _zshm_pub_t {
+    s_channel_t *channels;      //  shm endpoints
+    size_t channel_count;       //  how many
+    zsock_t *sock;              //  ZeroMQ PUB for tcp:// and co., or NULL
+    size_t maxmsg;              //  largest body accepted, bytes
+    bool streaming;             //  between send_begin and send_end
+    size_t stream_left;         //  payload bytes send_write still owes
+    size_t stream_size;         //  payload bytes declared
+    uint8_t *stream_topic;      //  tcp: the topic of the stream
+    size_t stream_topic_size;   //  its size
+    size_t stream_topic_max;    //  its buffer's size
+    uint8_t *stream_buf;        //  tcp: the payload gathered so far
+    size_t stream_buf_max;      //  its buffer's size
+};
+
+//  --------------------------------------------------------------------------
+//  Writing records into a ring
+
+//  Append bytes to the open fragment's slot, as whole relaxed word stores.
+static inline void
+s_store (s_channel_t *channel, const uint8_t *data, size_t size)
+{
+    _Atomic uint64_t *words = (_Atomic uint64_t *) channel->payload;
+    uint64_t value;
+    if (channel->fill) {
+        size_t take = 8 - channel->fill < size ? 8 - channel->fill : size;
+        memcpy (channel->pending + channel->fill, data, take);
+        channel->fill += take;
+        data += take;
+        size -= take;
+        if (channel->fill < 8)
+            return;
+        memcpy (&value, channel->pending, 8);
+        zshm_store_relaxed (&words [channel->word++], value);
+        channel->fill = 0;
+    }
+    while (size >= 8) {
+        memcpy (&value, data, 8);
+        zshm_store_relaxed (&words [channel->word++], value);
+        data += 8;
+        size -= 8;
+    }
+    if (size) {
+        memcpy (channel->pending, data, size);
+        channel->fill = size;
+    }
+}
+
+//  Reserve the next slot and write the record header of the fragment that
+//  starts at channel->offset.
+static void
+s_fragment_open (s_channel_t *channel)
+{
+    uint64_t seq;
+    channel->payload = (uint8_t *) zshm_ring_reserve (channel->ring, &seq);
+    if (channel->offset == 0)
+        channel->first_seq = seq;
+    uint32_t left = channel->total - channel->offset;
+    channel->frag_size = left < channel->body_max ? left : (uint32_t) channel->body_max;
+    channel->frag_left = channel->frag_size;
+    uint16_t flags = (channel->offset == 0 ? ZSHM_RECORD_FIRST : 0)
+                   | (channel->offset + channel->frag_size == channel->total
+                      ? ZSHM_RECORD_LAST : 0);
+    uint8_t header [ZSHM_RECORD_HEADER];
+    zshm_record_encode (header, flags, channel->total, channel->offset);
+    channel->word = 0;
+    channel->fill = 0;
+    s_store (channel, header, sizeof header);
+}
+
+//  Publish the open fragment, which is complete.
+static void
+s_fragment_commit (s_channel_t *channel)
+{
+    assert (channel->payload && channel->frag_left == 0);
+    if (channel->fill) {
+        memset (channel->pending + channel->fill, 0, 8 - channel->fill);
+        uint64_t value;
+        memcpy (&value, channel->pending, 8);
+        zshm_store_relaxed (&((_Atomic uint64_t *) channel->payload) [channel->word++], value);
+        channel->fill = 0;
+    }
+    //  Cannot fail: the fragment was sized to the slot.
+    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_HEADER + channel->frag_size);
+    assert (rc == 0);
+    (void) rc;
+    channel->offset += channel->frag_size;
+    channel->payload = NULL;
+}
+
+static void
+s_message_begin (s_channel_t *channel, uint32_t total)
+{
+    channel->total = total;
+    channel->offset = 0;
+    s_fragment_open (channel);
+}
+
+//  Append body bytes; the caller never gives more than the total.  A full
+//  fragment is committed when more bytes follow it; the last waits for
+//  s_message_end.
+static void
+s_message_put (s_channel_t *channel, const void *data, size_t size)
+{
+    const uint8_t *bytes = (const uint8_t *) data;
+    while (size) {
+        if (channel->frag_left == 0) {
+            s_fragment_commit (channel);
+            s_fragment_open (channel);
+        }
+        size_t take = size < channel->frag_left ? size : channel->frag_left;
+        s_store (channel, bytes, take);
+        channel->frag_left -= (uint32_t) take;
+        bytes += take;
+        size -= take;
+    }
+}
+
+static void
+s_message_end (s_channel_t *channel)
+{
+    assert (channel->offset + channel->frag_size == channel->total);
+    s_fragment_commit (channel);
+    channel->last_seq = channel->first_seq;
+}
+
+//  Forget a message that will not be completed.  Its open fragment stays
+//  reserved and unpublished: the next message reuses that slot.
+static void
+s_message_abort (s_channel_t *channel)
+{
+    channel->payload = NULL;
+    channel->fill = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The same bytes to every channel
+
+static void
+s_put_all (zshm_pub_t *self, const void *data, size_t size)
+{
+    for (size_t index = 0; index < self->channel_count; index++)
+        s_message_put (&self->channels [index], data, size);
+}
+
+static void
+s_put_size_all (zshm_pub_t *self, size_t size)
+{
+    uint8_t encoded [ZSHM_FRAME_HEADER];
+    zshm_record_put32 (encoded, (uint32_t) size);
+    s_put_all (self, encoded, sizeof encoded);
+}
+
+//  Start a message on every channel: body header and type name.
+static void
+s_begin_all (zshm_pub_t *self, size_t total, const char *type_name, size_t type_len,
+             size_t frame_count)
+{
+    uint8_t header [ZSHM_BODY_HEADER];
+    zshm_body_encode (header, (uint16_t) type_len, (uint32_t) frame_count);
+    for (size_t index = 0; index < self->channel_count; index++) {
+        s_channel_t *channel = &self->channels [index];
+        if (type_len && !channel->typed) {
+            //  For tools (zshm stat): the first typed message names the
+            //  channel's type.  Cannot fail: type_len <= 127.
+            zshm_ring_set_type (channel->ring, type_name);
+            channel->typed = true;
+        }
+        s_message_begin (channel, (uint32_t) total);
+        s_message_put (channel, header, sizeof header);
+        if (type_len)
+            s_message_put (channel, type_name, type_len);
+    }
+}
+
+static void
+s_end_all (zshm_pub_t *self)
+{
+    for (size_t index = 0; index < self->channel_count; index++)
+        s_message_end (&self->channels [index]);
+}
+
+//  Encoded body size of frames of these sizes, or 0 with EMSGSIZE when it
+//  exceeds maxmsg (checked without overflow).
+static size_t
+s_body_size (zshm_pub_t *self, size_t type_len, const size_t *sizes, size_t count)
+{
+    size_t total = ZSHM_BODY_HEADER + type_len;
+    for (size_t index = 0; index < count; index++) {
+        if (sizes [index] > self->maxmsg
+        ||  total + ZSHM_FRAME_HEADER + sizes [index] > self->maxmsg) {
+            errno = EMSGSIZE;
+            return 0;
+        }
+        total += ZSHM_FRAME_HEADER + sizes [index];
+    }
+    if (total > self->maxmsg) {
+        errno = EMSGSIZE;
+        return 0;
+    }
+    return total;
+}
+
+//  Send one frame on the ZeroMQ socket, retrying interrupted calls.
+static int
+s_zmq_send (zshm_pub_t *self, const void *data, size_t size, bool more)
+{
+    void *handle = zsock_resolve (self->sock);
+    while (zmq_send (handle, data, size, more ? ZMQ_SNDMORE : 0) == -1)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+//  Abandon an unfinished stream.
+static void
+s_stream_abort (zshm_pub_t *self)
+{
+    if (!self->streaming)
+        return;
+    for (size_t index = 0; index < self->channel_count; index++)
+        s_message_abort (&self->channels [index]);
+    self->streaming = false;
+}
+
+//  --------------------------------------------------------------------------
+//  Endpoints
+
+//  Parse a decimal size option into *value_p, within [low, high].
+static int
+s_parse_size (const char *text, size_t low, size_t high, size_t *value_p)
+{
+    if (!text || *text < '0' || *text > '9') {
+        errno = EINVAL;
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < low || value > high) {
+        errno = EINVAL;
+        return -1;
+    }
+    *value_p = (size_t) value;
+    return 0;
+}
+
+//  Open one shm://NAME?options endpoint into *channel; maxmsg may lower
+//  *maxmsg_p.  `spec` is writable scratch.
+static int
+s_open_shm (char *spec, s_channel_t *channel, size_t *maxmsg_p)
+{
+    char *name = spec + strlen ("shm://");
+    char *options = strchr (name, '?');
+    if (options)
+        *options++ = 0;
+    size_t capacity = ZSHM_PUB_CAPACITY, slot = ZSHM_PUB_SLOT;
+    size_t maxmsg = ZSHM_PUB_MAXMSG, mode = ZSHM_PUB_MODE, replace = 0;
+    if (!zshm_ring_name_valid (name)) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *saveptr = NULL;
+    for (char *option = options ? strtok_r (options, "&", &saveptr) : NULL; option;
+         option = strtok_r (NULL, "&", &saveptr)) {
+        char *value = strchr (option, '=');
+        if (value)
+            *value++ = 0;
+        int rc;
+        if (streq (option, "capacity"))
+            rc = s_parse_size (value, 2, 1u << 30, &capacity);
+        else
+        if (streq (option, "slot"))
+            rc = s_parse_size (value, ZSHM_RECORD_SLOT_MIN, 1u << 30, &slot);
+        else
+        if (streq (option, "maxmsg"))
+            rc = s_parse_size (value, ZSHM_RECORD_BODY_MIN, ZSHM_RECORD_TOTAL_MAX, &maxmsg);
+        else
+        if (streq (option, "replace"))
+            rc = s_parse_size (value, 0, 1, &replace);
+        else
+        if (streq (option, "mode")) {
+            char *end;
+            rc = -1;
+            if (value && *value >= '0' && *value <= '7') {
+                errno = 0;
+                unsigned long parsed = strtoul (value, &end, 8);
+                if (!errno && !*end && parsed <= 0777) {
+                    mode = parsed;
+                    rc = 0;
+                }
+            }
+            if (rc)
+                errno = EINVAL;
+        }
+        else {
+            errno = EINVAL;
+            rc = -1;
+        }
+        if (rc)
+            return -1;
+    }
+    channel->ring = zshm_ring_new_ex (name, capacity, slot,
+                                      replace ? ZSHM_RING_REPLACE : 0, (mode_t) mode);
+    if (!channel->ring)
+        return -1;
+    channel->body_max = zshm_ring_slot_size (channel->ring) - ZSHM_RECORD_HEADER;
+    if (maxmsg < *maxmsg_p)
+        *maxmsg_p = maxmsg;
+    return 0;
+}
+
+zshm_pub_t *
+zshm_pub_new (const char *endpoints)
+{
+    if (!endpoints || !*endpoints) {
+        errno = EINVAL;
+        return NULL;
+    }
+    zshm_pub_t *self = (zshm_pub_t *) calloc (1, sizeof (zshm_pub_t));
+    char *copy = strdup (endpoints);
+    //  ZeroMQ endpoints, comma-joined for zsock_attach: never longer than
+    //  the whole list.
+    char *zmq_list = (char *) calloc (1, strlen (endpoints) + 1);
+    size_t items = 1;
+    for (const char *c = endpoints; *c; c++)
+        items += *c == ',';
+    if (self)
+        self->channels = (s_channel_t *) calloc (items, sizeof (s_channel_t));
+    int error = ENOMEM;
+    if (!self || !copy || !zmq_list || !self->channels)
+        goto failed;
+    self->maxmsg = ZSHM_PUB_MAXMSG;
+
+    //  Split by hand rather than with strtok: an empty item is an error.
+    char *item = copy;
+    for (;;) {
+        char *comma = strchr (item, ',');
+        if (comma)
+            *comma = 0;
+        if (strncmp (item, "shm://", 6) == 0) {
+            if (s_open_shm (item, &self->channels [self->channel_count], &self->maxmsg))
+                goto failed_errno;
+            self->channel_count++;
+        }
+        else {
+            //  Anything else with a scheme goes to ZeroMQ (tcp://, ipc://,
+            //  inproc://), with its optional '@' or '>'.
+            const char *scheme = item + (*item == '@' || *item == '>');
+            const char *colon = strstr (scheme, "://");
+            if (!colon || colon == scheme || !colon [3]) {
+                error = EINVAL;
+                goto failed;
+            }
+            if (*zmq_list)
+                strcat (zmq_list, ",");
+            strcat (zmq_list, item);
+        }
+        if (!comma)
+            break;
+        item = comma + 1;
+    }
+    if (*zmq_list) {
+        self->sock = zsock_new (ZMQ_PUB);
+        if (!self->sock)
+            goto failed_errno;
+        //  serverish: binds by default, like zsock_new_pub.
+        if (zsock_attach (self->sock, zmq_list, true)) {
+            error = errno ? errno : EINVAL;
+            goto failed;
+        }
+    }
+    free (copy);
+    free (zmq_list);
+    return self;
+
+failed_errno:
+    error = errno;
+failed:
+    free (copy);
+    free (zmq_list);
+    zshm_pub_destroy (&self);
+    errno = error;
+    return NULL;
+}
+
+void
+zshm_pub_destroy (zshm_pub_t **self_p)
+{
+    assert (self_p);
+    zshm_pub_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t index = 0; index < self->channel_count; index++)
+        zshm_ring_destroy (&self->channels [index].ring);
+    free (self->channels);
+    if (self->sock)
+        zsock_destroy (&self->sock);
+    free (self->stream_topic);
+    free (self->stream_buf);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Sending
+
+int
+zshm_pub_send_frames (zshm_pub_t *self, const void *const *data, const size_t *sizes,
+                      size_t count)
+{
+    assert (self);
+    if (count < 1 || !data || !sizes) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t index = 0; index < count; index++)
+        if (!data [index] && sizes [index]) {
+            errno = EINVAL;
+            return -1;
+        }
+    s_stream_abort (self);
+    size_t total = s_body_size (self, 0, sizes, count);
+    if (!total)
+        return -1;
+    if (self->channel_count) {
+        s_begin_all (self, total, NULL, 0, count);
+        for (size_t index = 0; index < count; index++) {
+            s_put_size_all (self, sizes [index]);
+            s_put_all (self, data [index], sizes [index]);
+        }
+        s_end_all (self);
+    }
+    if (self->sock)
+        for (size_t index = 0; index < count; index++)
+            if (s_zmq_send (self, data [index], sizes [index], index + 1 < count))
+                return -1;
+    return 0;
+}
+
+int
+zshm_pub_send (zshm_pub_t *self, const char *topic, const void *data, size_t size)
+{
+    assert (self);
+    if (!topic) {
+        errno = EINVAL;
+        return -1;
+    }
+    const void *frames [2] = { topic, data };
+    size_t sizes [2] = { strlen (topic), size };
+    return zshm_pub_send_frames (self, frames, sizes, 2);
+}
+
+int
+zshm_pub_send_msg (zshm_pub_t *self, zmsg_t **msg_p)
+{
+    assert (self);
+    assert (msg_p);
+    zmsg_t *msg = *msg_p;
+    if (!msg || zmsg_size (msg) == 0) {
+        zmsg_destroy (msg_p);
+        errno = EINVAL;
+        return -1;
+    }
+    s_stream_abort (self);
+    size_t count = zmsg_size (msg);
+    size_t total = ZSHM_BODY_HEADER;
+    for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
+        size_t size = zframe_size (frame);
+        if (size > self->maxmsg || total + ZSHM_FRAME_HEADER + size > self->maxmsg) {
+            zmsg_destroy (msg_p);
+            errno = EMSGSIZE;
+            return -1;
+        }
+        total += ZSHM_FRAME_HEADER + size;
+    }
+    if (self->channel_count) {
+        s_begin_all (self, total, NULL, 0, count);
+        for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
+            s_put_size_all (self, zframe_size (frame));
+            s_put_all (self, zframe_data (frame), zframe_size (frame));
+        }
+        s_end_all (self);
+    }
+    int rc = 0;
+    if (self->sock) {
+        rc = zmsg_send (msg_p, self->sock);
+        int error = errno;
+        zmsg_destroy (msg_p);
+        errno = error;
+    }
+    else
+        zmsg_destroy (msg_p);
+    return rc ? -1 : 0;
+}
+
+//  Grow a private buffer to at least `size` bytes.
+static int
+s_reserve (uint8_t **buf_p, size_t *max_p, size_t size)
+{
+    if (size <= *max_p)
+        return 0;
+    uint8_t *grown = (uint8_t *) realloc (*buf_p, size);
+    if (!grown) {
+        errno = ENOMEM;
+        return -1;
+    }
+    *buf_p = grown;
+    *max_p = size;
+    return 0;
+}
+
+int
+zshm_pub_send_begin (zshm_pub_t *self, const void *topic, size_t topic_size,
+                     size_t payload_size, const char *type_name)
+{
+    assert (self);
+    s_stream_abort (self);
+    size_t type_len = type_name ? strlen (type_name) : 0;
+    if ((!topic && topic_size) || type_len > ZSHM_RECORD_TYPE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t sizes [2] = { topic_size, payload_size };
+    size_t total = s_body_size (self, type_len, sizes, 2);
+    if (!total)
+        return -1;
+    if (self->sock) {
+        //  ZeroMQ takes the message whole: gather it until send_end.
+        if (s_reserve (&self->stream_topic, &self->stream_topic_max, topic_size)
+        ||  s_reserve (&self->stream_buf, &self->stream_buf_max, payload_size))
+            return -1;
+        if (topic_size)
+            memcpy (self->stream_topic, topic, topic_size);
+        self->stream_topic_size = topic_size;
+    }
+    if (self->channel_count) {
+        s_begin_all (self, total, type_name, type_len, 2);
+        s_put_size_all (self, topic_size);
+        s_put_all (self, topic, topic_size);
+        s_put_size_all (self, payload_size);
+    }
+    self->streaming = true;
+    self->stream_size = payload_size;
+    self->stream_left = payload_size;
+    return 0;
+}
+
+int
+zshm_pub_send_write (zshm_pub_t *self, const void *data, size_t size)
+{
+    assert (self);
+    if (!self->streaming || (!data && size)) {
+        s_stream_abort (self);
+        errno = EINVAL;
+        return -1;
+    }
+    if (size > self->stream_left) {
+        //  More than declared: the message is abandoned, its last
+        //  fragment never published.
+        s_stream_abort (self);
+        errno = EINVAL;
+        return -1;
+    }
+    if (self->channel_count)
+        s_put_all (self, data, size);
+    if (self->sock && size)
+        memcpy (self->stream_buf + (self->stream_size - self->stream_left), data, size);
+    self->stream_left -= size;
+    return 0;
+}
+
+int
+zshm_pub_send_end (zshm_pub_t *self)
+{
+    assert (self);
+    if (!self->streaming || self->stream_left) {
+        s_stream_abort (self);
+        errno = EINVAL;
+        return -1;
+    }
+    self->streaming = false;
+    if (self->channel_count)
+        s_end_all (self);
+    if (self->sock
+    &&  (s_zmq_send (self, self->stream_topic, self->stream_topic_size, true)
+      || s_zmq_send (self, self->stream_buf, self->stream_size, false)))
+        return -1;
+    return 0;
+}
+
+uint64_t
+zshm_pub_seq (zshm_pub_t *self)
+{
+    assert (self);
+    return self->channel_count ? self->channels [0].last_seq : 0;
+}
+
+size_t
+zshm_pub_maxmsg (zshm_pub_t *self)
+{
+    assert (self);
+    return self->maxmsg;
+}
+
+zshm_ring_t *
+zshm_pub_ring (zshm_pub_t *self)
+{
+    assert (self);
+    return self->channel_count ? self->channels [0].ring : NULL;
+}
+
+zsock_t *
+zshm_pub_sock (zshm_pub_t *self)
+{
+    assert (self);
+    return self->sock;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+zshm_pub_test (bool verbose)
+{
+    if (verbose)
+        printf (" * zshm_pub: ");
+
+    //  Bad endpoints and options
+    assert (zshm_pub_new (NULL) == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://a/b") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://x?capacity=abc") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://x?slot=16") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://x?colour=red") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://x?mode=999") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("nonsense") == NULL && errno == EINVAL);
+    assert (zshm_pub_new ("shm://x,") == NULL && errno == EINVAL);
+
+    char name [64], endpoint [128];
+    snprintf (name, sizeof name, "selftest-pub-%d", (int) getpid ());
+    zshm_ring_unlink (name);
+    snprintf (endpoint, sizeof endpoint, "shm://%s?capacity=64&slot=64&maxmsg=1000&mode=0640",
+              name);
+    zshm_pub_t *pub = zshm_pub_new (endpoint);
+    assert (pub);
+    assert (zshm_pub_maxmsg (pub) == 1000);
+    assert (zshm_pub_sock (pub) == NULL);
+    zshm_ring_t *ring = zshm_pub_ring (pub);
+    assert (ring && zshm_ring_capacity (ring) == 64 && zshm_ring_slot_size (ring) == 64);
+    assert (zshm_pub_new (endpoint) == NULL && errno == EBUSY);
+
+    //  Read the records back with a plain reader
+    zshm_ring_t *input = zshm_ring_open (name);
+    assert (input);
+    zshm_reader_t *reader = zshm_reader_new (input);
+    assert (reader);
+    assert (zshm_pub_send (pub, "tick", "12345", 5) == 0);
+    assert (zshm_pub_seq (pub) == 1);
+    uint8_t slot [64];
+    uint64_t seq;
+    ssize_t size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+    //  16 header + 8 body header + 4 + 4 topic + 4 + 5 data
+    assert (size == 41 && seq == 1);
+    zshm_record_t record;
+    zshm_record_decode (slot, &record);
+    assert (record.magic == ZSHM_RECORD_MAGIC && record.flags == ZSHM_RECORD_FLAGS);
+    assert (record.total == 25 && record.offset == 0 && record.reserved == 0);
+    assert (zshm_record_get16 (slot + 16) == 0 && zshm_record_get32 (slot + 20) == 2);
+    assert (zshm_record_get32 (slot + 24) == 4 && memcmp (slot + 28, "tick", 4) == 0);
+    assert (zshm_record_get32 (slot + 32) == 5 && memcmp (slot + 36, "12345", 5) == 0);
+
+    //  A message over three slots: 48 body bytes each
+    char data [100];
+    for (size_t index = 0; index < sizeof data; index++)
+        data [index] = (char) index;
+    assert (zshm_pub_send (pub, "big", data, sizeof data) == 0);
+    assert (zshm_pub_seq (pub) == 2);
+    size_t offset = 0;
+    for (int fragment = 0; fragment < 3; fragment++) {
+        size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+        assert (seq == (uint64_t) fragment + 2);
+        zshm_record_decode (slot, &record);
+        assert (record.total == 8 + 4 + 3 + 4 + 100 && record.offset == offset);
+        assert (record.flags == (fragment == 0 ? ZSHM_RECORD_FIRST
+                                 : fragment == 2 ? ZSHM_RECORD_LAST : 0));
+        assert ((size_t) size == 16 + (fragment < 2 ? 48 : 119 - 96));
+        offset += (size_t) size - 16;
+    }
+    assert (offset == 119);
+
+    //  EMSGSIZE: 8 + 4 + 1 + 4 + 983 = 1000 fits, one more does not
+    char large [1000] = { 0 };
+    assert (zshm_pub_send (pub, "t", large, 984) == -1 && errno == EMSGSIZE);
+    assert (zshm_pub_send (pub, "t", large, 983) == 0);
+    while (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) > 0)
+        ;
+
+    //  Streaming: a typed message, and a wrong total in either direction
+    //  publishes nothing
+    assert (zshm_pub_send_write (pub, "x", 1) == -1 && errno == EINVAL);
+    assert (zshm_pub_send_begin (pub, "s", 1, 6, "zshm.Test") == 0);
+    assert (zshm_pub_send_write (pub, "abc", 3) == 0);
+    assert (zshm_pub_send_write (pub, "def", 3) == 0);
+    assert (zshm_pub_send_end (pub) == 0);
+    char type [64];
+    assert (zshm_ring_type (input, type, sizeof type) == 9 && streq (type, "zshm.Test"));
+    size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+    assert (size == 16 + 8 + 9 + 4 + 1 + 4 + 6);
+    assert (zshm_record_get16 (slot + 16) == 9 && memcmp (slot + 24, "zshm.Test", 9) == 0);
+    assert (zshm_pub_send_begin (pub, "s", 1, 6, NULL) == 0);
+    assert (zshm_pub_send_write (pub, "abcdefg", 7) == -1 && errno == EINVAL);
+    assert (zshm_pub_send_end (pub) == -1 && errno == EINVAL);
+    assert (zshm_pub_send_begin (pub, "s", 1, 6, NULL) == 0);
+    assert (zshm_pub_send_write (pub, "abc", 3) == 0);
+    assert (zshm_pub_send_end (pub) == -1 && errno == EINVAL);
+    assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) == -1 && errno == EAGAIN);
+    //  ... and the next message takes the abandoned slot
+    assert (zshm_pub_send (pub, "after", NULL, 0) == 0);
+    assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) > 0);
+    assert (seq == zshm_pub_seq (pub));
+    char long_type [ZSHM_RECORD_TYPE_MAX + 2];
+    memset (long_type, 'T', sizeof long_type - 1);
+    long_type [sizeof long_type - 1] = 0;
+    assert (zshm_pub_send_begin (pub, "s", 1, 1, long_type) == -1 && errno == EINVAL);
+
+    //  Frames and zmsg
+    const void *frames [3] = { "topic", "", "end" };
+    size_t sizes [3] = { 5, 0, 3 };
+    assert (zshm_pub_send_frames (pub, frames, sizes, 0) == -1 && errno == EINVAL);
+    assert (zshm_pub_send_frames (pub, frames, sizes, 3) == 0);
+    size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+    assert (size == 16 + 8 + 4 + 5 + 4 + 0 + 4 + 3);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "m");
+    zmsg_addstr (msg, "body");
+    assert (zshm_pub_send_msg (pub, &msg) == 0 && msg == NULL);
+    size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+    assert (size == 16 + 8 + 4 + 1 + 4 + 4);
+    msg = zmsg_new ();
+    assert (zshm_pub_send_msg (pub, &msg) == -1 && errno == EINVAL && msg == NULL);
+
+    zshm_reader_destroy (&reader);
+    zshm_ring_destroy (&input);
+    zshm_pub_destroy (&pub);
+    zshm_pub_destroy (&pub);
+    assert (pub == NULL);
+    //  Restarting continues the sequence (the channel stayed)
+    pub = zshm_pub_new (endpoint);
+    assert (pub);
+    assert (zshm_pub_send (pub, "again", NULL, 0) == 0);
+    assert (zshm_pub_seq (pub) > 1);
+    zshm_pub_destroy (&pub);
+    assert (zshm_ring_unlink (name) == 0);
+
+    if (verbose)
+        printf ("OK\n");
+}
