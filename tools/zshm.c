@@ -18,6 +18,8 @@ typedef struct {
 } s_command_t;
 
 static const s_command_t s_commands [] = {
+    { "stat", zshm_stat_main, "show channels, writers, rates and readers' lag" },
+    { "clean", zshm_clean_main, "remove channels whose writer is dead" },
     { "bench", zshm_bench_main, "measure zshm against ZeroMQ on this machine" },
 };
 
