@@ -1,0 +1,2226 @@
+/*  =========================================================================
+    zshm_bench - `zshm bench`: zshm against ZeroMQ, measured in one run
+
+    Everything is measured in the same run, on the same two pinned CPUs,
+    because this kind of host drifts several-fold in speed between runs:
+    a figure means something only beside the core-to-core limit measured
+    with it.  The rows:
+
+      limit         two threads bounce a counter between two cache lines;
+                    the fastest one CPU can tell another anything
+      ring-thread   heap rings between two threads
+      ring-process  shared-memory rings between two processes (fork)
+      zmq-inproc    libzmq PUB/SUB over inproc, ipc and tcp (127.0.0.1),
+      zmq-ipc       between two threads
+      zmq-tcp
+
+    Each row but the limit is measured twice at each payload size:
+      latency      ping-pong: A sends on channel A->B, B echoes on B->A;
+                   one-way = round trip / 2, as percentiles of every round
+                   trip after the warm-up;
+      throughput   A sends back-to-back for --duration-ms, B receives;
+                   received msg/s and the share B lost (the ring's
+                   zshm_reader_lost, or gaps in zmq's sequence numbers).
+    Side A runs pinned to the first CPU, side B to the second.
+
+    Adding a row.  A scenario is one function and one line in s_scenarios:
+
+        static int
+        s_foo (s_bench_t *bench, s_row_t *row)
+        {
+            //  Measure at row->size bytes.  Latency: time round trips on
+            //  side A with s_lat_start/more/add/finish.  Throughput: call
+            //  s_throughput_set.  Return 0, or s_row_fail (row, ...).
+        }
+
+    Most scenarios run their two sides with s_pair_run, which pins side A
+    to the first CPU in the calling thread and side B to the second in a
+    thread or a forked process, and gives both the same copy of an
+    argument struct in shared memory (results travel back in it).  The
+    s_ring_* and s_zmq_* functions are the examples to copy.  Rows are
+    extended, not changed: tests/test_bench_smoke.sh checks every row of
+    --json has positive figures.
+    =========================================================================
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#    include <cpuid.h>
+#    include <x86intrin.h>
+#    define S_HAVE_TSC 1
+#endif
+#include <zmq.h>
+
+#include "zshm.h"
+#include "zshm_tools.h"
+
+#define S_SIZES_MAX         16          //  payload sizes in one run
+#define S_ROWS_MAX          256         //  rows in one run
+#define S_SIZE_MIN          8           //  room for a sequence number
+#define S_SIZE_MAX          (1 << 20)   //  largest payload we measure
+#define S_LINE_SIZE         64          //  the limit row's "payload": a line
+#define S_DURATION_MS       1000        //  throughput run, latency cap
+#define S_ITERATIONS        1000000     //  latency samples wanted per row
+#define S_WARMUP            1000        //  round trips not recorded
+#define S_QUICK_DURATION_MS 20
+#define S_QUICK_ITERATIONS  5000
+#define S_QUICK_WARMUP      100
+#define S_MIN_SAMPLES       100         //  recorded even past the time cap
+#define S_CAPACITY          4096        //  ring slots
+#define S_ZMQ_HWM           10000       //  PUB and SUB high-water marks
+#define S_TIMEOUT_MS        5000        //  longest wait for the other side
+#define S_ERROR_MAX         160         //  bytes of a failure's reason
+#define S_ARG_MAX           (64 * 1024) //  largest scenario argument
+
+//  --------------------------------------------------------------------------
+//  Time.  On x86-64 with an invariant TSC we read the TSC (calibrated
+//  against CLOCK_MONOTONIC at start-up); elsewhere, or with --clock
+//  monotonic, clock_gettime.  What a pair of stamps costs with nothing
+//  between them is measured and subtracted from every round trip.
+
+typedef struct {
+    bool tsc;                   //  true: TSC ticks; false: monotonic ns
+    double ns_per_tick;         //  1 for the monotonic clock
+    uint64_t overhead;          //  ticks of a back-to-back stamp pair
+} s_clock_t;
+
+//  Set once before anything is measured; forked sides inherit it.
+static s_clock_t s_clock = { false, 1.0, 0 };
+
+static inline uint64_t
+s_mono_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+//  A stamp before the timed code.  The first lfence keeps rdtsc from
+//  running ahead of earlier work, the second keeps the timed code from
+//  starting before the stamp.
+static inline uint64_t
+s_stamp_begin (void)
+{
+#ifdef S_HAVE_TSC
+    if (s_clock.tsc) {
+        _mm_lfence ();
+        uint64_t ticks = __rdtsc ();
+        _mm_lfence ();
+        return ticks;
+    }
+#endif
+    return s_mono_ns ();
+}
+
+//  A stamp after the timed code: rdtscp waits until every earlier
+//  instruction (the load that saw the reply) has completed; the lfence
+//  keeps later work out of the interval.
+static inline uint64_t
+s_stamp_end (void)
+{
+#ifdef S_HAVE_TSC
+    if (s_clock.tsc) {
+        unsigned aux;
+        uint64_t ticks = __rdtscp (&aux);
+        _mm_lfence ();
+        return ticks;
+    }
+#endif
+    return s_mono_ns ();
+}
+
+//  A cheap unfenced stamp for deadlines and rates.
+static inline uint64_t
+s_now (void)
+{
+#ifdef S_HAVE_TSC
+    if (s_clock.tsc)
+        return __rdtsc ();
+#endif
+    return s_mono_ns ();
+}
+
+static inline double
+s_ticks_ns (uint64_t ticks)
+{
+    return (double) ticks * s_clock.ns_per_tick;
+}
+
+static inline uint64_t
+s_ms_ticks (uint64_t ms)
+{
+    return (uint64_t) ((double) ms * 1e6 / s_clock.ns_per_tick);
+}
+
+#ifdef S_HAVE_TSC
+//  An invariant TSC ticks at one rate in every power state and on every
+//  core (CPUID 0x80000007, EDX bit 8).
+static bool
+s_tsc_invariant (void)
+{
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid (0x80000000, &eax, &ebx, &ecx, &edx) || eax < 0x80000007)
+        return false;
+    __get_cpuid (0x80000007, &eax, &ebx, &ecx, &edx);
+    return (edx >> 8) & 1;
+}
+#endif
+
+//  Choose and calibrate the clock.  Returns 0, or -1 if `name` asks for a
+//  clock this machine cannot give.
+static int
+s_clock_init (const char *name, int calibrate_ms)
+{
+    s_clock.tsc = false;
+    s_clock.ns_per_tick = 1.0;
+    if (strcmp (name, "monotonic") != 0) {
+#ifdef S_HAVE_TSC
+        if (s_tsc_invariant ()) {
+            uint64_t ns0 = s_mono_ns ();
+            uint64_t tick0 = __rdtsc ();
+            struct timespec pause = { 0, calibrate_ms * 1000000L };
+            nanosleep (&pause, NULL);
+            uint64_t ns1 = s_mono_ns ();
+            uint64_t tick1 = __rdtsc ();
+            if (tick1 > tick0 && ns1 > ns0) {
+                s_clock.tsc = true;
+                s_clock.ns_per_tick = (double) (ns1 - ns0) / (double) (tick1 - tick0);
+            }
+        }
+#endif
+        if (!s_clock.tsc && strcmp (name, "tsc") == 0)
+            return -1;
+    }
+    //  The least a stamp pair costs; the minimum, since anything above it
+    //  is an interrupt or a miss, not the timer.
+    uint64_t best = UINT64_MAX;
+    for (int index = 0; index < 20000; index++) {
+        uint64_t begin = s_stamp_begin ();
+        uint64_t end = s_stamp_end ();
+        if (end - begin < best)
+            best = end - begin;
+    }
+    s_clock.overhead = best;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Rows, scenarios, the bench
+
+typedef struct _s_bench_t s_bench_t;
+typedef struct _s_row_t s_row_t;
+typedef int (s_scenario_fn) (s_bench_t *bench, s_row_t *row);
+
+typedef struct {
+    const char *name;           //  row name, as --only selects it
+    const char *summary;        //  one line for --list
+    bool sized;                 //  a row per payload size (else one row)
+    s_scenario_fn *run;         //  measures one row
+} s_scenario_t;
+
+typedef struct {
+    uint64_t samples;           //  round trips recorded, warm-up excluded
+    double p50;                 //  one-way ns (round trip / 2)
+    double p90;                 //  one-way ns
+    double p99;                 //  one-way ns
+    double p999;                //  one-way ns
+    double max;                 //  one-way ns
+    double min;                 //  one-way ns
+    double mean;                //  one-way ns
+} s_latency_t;
+
+typedef struct {
+    uint64_t sent;              //  messages the writer sent
+    uint64_t received;          //  messages the reader got
+    uint64_t lost;              //  messages the reader missed
+    double seconds;             //  from the first send to the reader's end
+    double rate;                //  received per second
+    double lost_pct;            //  lost / sent, percent
+} s_throughput_t;
+
+struct _s_row_t {
+    const s_scenario_t *scenario;   //  what is measured
+    size_t size;                //  payload bytes
+    bool has_latency;           //  latency was measured
+    bool has_throughput;        //  throughput was measured
+    s_latency_t latency;        //  one-way latency
+    s_throughput_t throughput;  //  back-to-back throughput
+    bool failed;                //  a measurement failed
+    char error [S_ERROR_MAX];   //  why it failed
+};
+
+struct _s_bench_t {
+    int cpu_a;                  //  side A's CPU (pinger, writer)
+    int cpu_b;                  //  side B's CPU (echoer, reader)
+    cpu_set_t allowed;          //  CPUs we may use, restored after a run
+    uint64_t duration_ms;       //  throughput run; cap on a latency run
+    uint64_t iterations;        //  latency samples wanted per row
+    uint64_t warmup;            //  round trips not recorded per row
+    size_t sizes [S_SIZES_MAX]; //  payload sizes, bytes
+    int nsizes;                 //  how many
+    size_t capacity;            //  ring slots
+    int zmq_hwm;                //  PUB SNDHWM and SUB RCVHWM
+    bool quick;                 //  --quick
+    const char *json_path;      //  --json FILE; "-" stdout; NULL none
+    const char *only;           //  --only list; NULL runs everything
+    const char *clock_name;     //  --clock: auto, tsc, monotonic
+    void *zmq_ctx;              //  libzmq context of the zmq rows
+    uint64_t *samples;          //  preallocated round trips, ticks
+    uint64_t nsamples;          //  recorded in the current row
+    unsigned serial;            //  makes channel and endpoint names unique
+    bool progress;              //  stderr is a terminal: show progress
+    int nrows;                  //  rows measured
+    s_row_t rows [S_ROWS_MAX];  //  results, in table order
+};
+
+//  Mark a row failed with a reason (the first reason wins).  Returns -1.
+static int
+s_row_fail (s_row_t *row, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_row_fail (s_row_t *row, const char *format, ...)
+{
+    if (!row->failed) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (row->error, sizeof row->error, format, args);
+        va_end (args);
+        row->failed = true;
+    }
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Latency: side A times round trips into the preallocated samples and
+//  turns them into percentiles at the end (sorting happens after timing).
+
+typedef struct {
+    uint64_t done;              //  round trips so far, warm-up included
+    uint64_t deadline;          //  stamp past which we stop (time cap)
+    uint64_t last;              //  end stamp of the last round trip
+} s_lat_t;
+
+static void
+s_lat_start (s_bench_t *bench, s_lat_t *lat)
+{
+    bench->nsamples = 0;
+    lat->done = 0;
+    lat->last = s_now ();
+    lat->deadline = lat->last + s_ms_ticks (bench->duration_ms);
+}
+
+//  True while more round trips are wanted: until --iterations are
+//  recorded or the time is up, and in any case S_MIN_SAMPLES of them.
+static inline bool
+s_lat_more (s_bench_t *bench, s_lat_t *lat)
+{
+    if (bench->nsamples >= bench->iterations)
+        return false;
+    return lat->last < lat->deadline || bench->nsamples < S_MIN_SAMPLES;
+}
+
+//  Record one round trip, unless it is a warm-up.
+static inline void
+s_lat_add (s_bench_t *bench, s_lat_t *lat, uint64_t begin, uint64_t end)
+{
+    lat->last = end;
+    if (lat->done++ >= bench->warmup && bench->nsamples < bench->iterations)
+        bench->samples [bench->nsamples++] = end - begin;
+}
+
+static int
+s_compare_u64 (const void *left, const void *right)
+{
+    uint64_t a = *(const uint64_t *) left, b = *(const uint64_t *) right;
+    return a < b ? -1 : a > b;
+}
+
+//  One-way ns of a round trip: minus the timer's own cost, halved.
+static double
+s_one_way_ns (uint64_t ticks)
+{
+    uint64_t net = ticks > s_clock.overhead ? ticks - s_clock.overhead : 0;
+    return s_ticks_ns (net) / 2;
+}
+
+//  Nearest-rank percentile of n sorted samples.
+static double
+s_percentile (const uint64_t *sorted, uint64_t n, double percent)
+{
+    uint64_t rank = (uint64_t) ceil (percent / 100.0 * (double) n);
+    rank = rank < 1 ? 1 : rank > n ? n : rank;
+    return s_one_way_ns (sorted [rank - 1]);
+}
+
+//  Turn the recorded round trips into the row's latency.  Returns 0, or -1
+//  if nothing was recorded.
+static int
+s_lat_finish (s_bench_t *bench, s_row_t *row)
+{
+    uint64_t n = bench->nsamples;
+    if (n == 0)
+        return s_row_fail (row, "no latency samples");
+    qsort (bench->samples, n, sizeof (uint64_t), s_compare_u64);
+    s_latency_t *latency = &row->latency;
+    double total = 0;
+    for (uint64_t index = 0; index < n; index++)
+        total += s_one_way_ns (bench->samples [index]);
+    latency->samples = n;
+    latency->p50 = s_percentile (bench->samples, n, 50);
+    latency->p90 = s_percentile (bench->samples, n, 90);
+    latency->p99 = s_percentile (bench->samples, n, 99);
+    latency->p999 = s_percentile (bench->samples, n, 99.9);
+    latency->max = s_one_way_ns (bench->samples [n - 1]);
+    latency->min = s_one_way_ns (bench->samples [0]);
+    latency->mean = total / (double) n;
+    row->has_latency = true;
+    return 0;
+}
+
+//  Store a throughput run: `ticks` from the first send to the reader's end.
+static void
+s_throughput_set (s_row_t *row, uint64_t sent, uint64_t received, uint64_t lost,
+                  uint64_t ticks)
+{
+    s_throughput_t *throughput = &row->throughput;
+    throughput->sent = sent;
+    throughput->received = received;
+    throughput->lost = lost;
+    throughput->seconds = s_ticks_ns (ticks) / 1e9;
+    throughput->rate = throughput->seconds > 0 ? (double) received / throughput->seconds : 0;
+    throughput->lost_pct = sent ? 100.0 * (double) lost / (double) sent : 0;
+    row->has_throughput = true;
+}
+
+//  --------------------------------------------------------------------------
+//  Pairs: side A in the calling thread on the first CPU, side B on the
+//  second, in a thread or a forked process.  Both see one argument struct
+//  in a MAP_SHARED mapping.  Side B reports only through that struct (in a
+//  forked process nothing else reaches the parent).
+
+typedef enum { S_THREADS, S_PROCESSES } s_mode_t;
+
+typedef struct {
+    _Atomic int stop;           //  side A returned: B must leave
+    _Atomic int b_state;        //  0 running, 1 returned 0, -1 failed
+    char a_error [S_ERROR_MAX]; //  side A's reason, if it failed
+    char b_error [S_ERROR_MAX]; //  side B's reason, if it failed
+} s_control_t;
+
+//  The argument sits a page after the control block, page-aligned so that
+//  its own cache-line alignment holds.
+#define S_ARG_OFFSET 4096
+
+typedef struct _s_pair_t s_pair_t;
+typedef int (s_side_fn) (s_pair_t *pair);
+
+struct _s_pair_t {
+    s_bench_t *bench;           //  options; samples (side A only)
+    s_row_t *row;               //  the row measured (side A only)
+    s_mode_t mode;              //  threads or processes
+    s_control_t *control;       //  shared flags and reasons
+    void *arg;                  //  the shared argument
+    char side;                  //  'A' or 'B'
+    s_side_fn *run;             //  this side's function
+};
+
+//  Record this side's failure (the first reason wins).  Returns -1.
+static int
+s_fail (s_pair_t *pair, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_fail (s_pair_t *pair, const char *format, ...)
+{
+    char *error = pair->side == 'A' ? pair->control->a_error : pair->control->b_error;
+    if (!*error) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (error, S_ERROR_MAX, format, args);
+        va_end (args);
+        if (!*error)
+            snprintf (error, S_ERROR_MAX, "failed");
+    }
+    return -1;
+}
+
+static inline void
+s_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause ();
+#endif
+}
+
+static int
+s_pin (int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO (&set);
+    CPU_SET (cpu, &set);
+    return sched_setaffinity (0, sizeof set, &set);
+}
+
+//  True when side B should give up: side A is done (or gone).
+static inline bool
+s_stopping (s_pair_t *pair)
+{
+    return pair->side == 'B'
+        && atomic_load_explicit (&pair->control->stop, memory_order_relaxed);
+}
+
+//  Wait until *flag >= value: a setup handshake.  Returns 0, or -1 with
+//  the reason recorded (timeout, partner failed, told to stop).
+static int
+s_wait (s_pair_t *pair, _Atomic int *flag, int value, const char *what)
+{
+    uint64_t deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+    for (uint64_t spins = 1;; spins++) {
+        if (atomic_load_explicit (flag, memory_order_acquire) >= value)
+            return 0;
+        if ((spins & 1023) == 0) {
+            if (s_stopping (pair))
+                return s_fail (pair, "stopped while waiting for %s", what);
+            if (pair->side == 'A' && atomic_load (&pair->control->b_state) < 0)
+                return s_fail (pair, "side B failed while A waited for %s", what);
+            if (s_mono_ns () > deadline)
+                return s_fail (pair, "timed out waiting for %s", what);
+            //  Let whatever else shares this CPU (the other side, on a
+            //  busy machine) run.
+            sched_yield ();
+        }
+        s_relax ();
+    }
+}
+
+static int
+s_side_b (s_pair_t *pair)
+{
+    int rc = s_pin (pair->bench->cpu_b)
+           ? s_fail (pair, "cannot pin to cpu %d: %s", pair->bench->cpu_b, strerror (errno))
+           : pair->run (pair);
+    atomic_store (&pair->control->b_state, rc == 0 ? 1 : -1);
+    return rc;
+}
+
+static void *
+s_side_b_thread (void *pair)
+{
+    s_side_b ((s_pair_t *) pair);
+    return NULL;
+}
+
+//  Run side_a here and side_b on the other CPU, each with the shared copy
+//  of `arg` (arg_size bytes), which is copied back afterwards: that is how
+//  results return.  Returns 0, or -1 with the row marked failed.
+static int
+s_pair_run (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_side_fn *side_a,
+            s_side_fn *side_b, void *arg, size_t arg_size)
+{
+    if (arg_size > S_ARG_MAX)
+        return s_row_fail (row, "scenario argument too large");
+    size_t map_size = S_ARG_OFFSET + (arg_size + 4095) / 4096 * 4096;
+    void *map = mmap (NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return s_row_fail (row, "mmap: %s", strerror (errno));
+    s_control_t *control = (s_control_t *) map;
+    void *shared_arg = (char *) map + S_ARG_OFFSET;
+    memcpy (shared_arg, arg, arg_size);
+    s_pair_t pair_a = { bench, row, mode, control, shared_arg, 'A', side_a };
+    s_pair_t pair_b = { bench, NULL, mode, control, shared_arg, 'B', side_b };
+
+    pthread_t thread;
+    pid_t child = -1;
+    bool started;
+    if (mode == S_THREADS)
+        started = pthread_create (&thread, NULL, s_side_b_thread, &pair_b) == 0;
+    else {
+        //  Nothing buffered may be written twice.
+        fflush (stdout);
+        fflush (stderr);
+        pid_t parent = getpid ();
+        child = fork ();
+        if (child == 0) {
+            //  Never outlive the bench; never touch its zmq context.
+            prctl (PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid () != parent)
+                _exit (1);
+            _exit (s_side_b (&pair_b) ? 1 : 0);
+        }
+        started = child > 0;
+    }
+    int rc = -1;
+    if (!started)
+        s_fail (&pair_a, "cannot start side B: %s", strerror (errno));
+    else {
+        if (s_pin (bench->cpu_a))
+            s_fail (&pair_a, "cannot pin to cpu %d: %s", bench->cpu_a, strerror (errno));
+        else
+            rc = side_a (&pair_a);
+        sched_setaffinity (0, sizeof bench->allowed, &bench->allowed);
+        atomic_store (&control->stop, 1);
+        if (mode == S_THREADS)
+            pthread_join (thread, NULL);
+        else {
+            //  A side B that ignores `stop` is killed, not waited for.
+            int status = 0;
+            uint64_t deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+            pid_t done;
+            while ((done = waitpid (child, &status, WNOHANG)) == 0 && s_mono_ns () < deadline) {
+                struct timespec pause = { 0, 200000 };
+                nanosleep (&pause, NULL);
+            }
+            if (done == 0) {
+                kill (child, SIGKILL);
+                waitpid (child, &status, 0);
+                if (!*control->b_error)
+                    snprintf (control->b_error, S_ERROR_MAX, "side B did not stop");
+                atomic_store (&control->b_state, -1);
+            }
+            else
+            if (done == child && WIFSIGNALED (status) && !*control->b_error)
+                snprintf (control->b_error, S_ERROR_MAX, "side B died of signal %d",
+                          WTERMSIG (status));
+        }
+        if (atomic_load (&control->b_state) != 1)
+            rc = -1;
+    }
+    if (rc) {
+        if (*control->a_error && *control->b_error)
+            s_row_fail (row, "%s; side B: %s", control->a_error, control->b_error);
+        else
+        if (*control->b_error)
+            s_row_fail (row, "side B: %s", control->b_error);
+        else
+            s_row_fail (row, "%s", *control->a_error ? control->a_error : "failed");
+    }
+    memcpy (arg, shared_arg, arg_size);
+    munmap (map, map_size);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Cleaning up after an interrupted run: channels and ipc files of the row
+//  in progress are removed on SIGINT/SIGTERM.  (unlink is async-signal-
+//  safe; zshm_ring_unlink only adds a snprintf of the path.)
+
+#define S_CLEANUP_MAX 4
+
+static char s_cleanup_channels [S_CLEANUP_MAX][64];
+static char s_cleanup_files [S_CLEANUP_MAX][256];
+static volatile sig_atomic_t s_cleanup_armed;
+
+static void
+s_cleanup_now (void)
+{
+    for (int index = 0; index < S_CLEANUP_MAX; index++) {
+        if (*s_cleanup_channels [index])
+            zshm_ring_unlink (s_cleanup_channels [index]);
+        if (*s_cleanup_files [index])
+            unlink (s_cleanup_files [index]);
+    }
+}
+
+static void
+s_cleanup_forget (void)
+{
+    s_cleanup_armed = 0;
+    memset (s_cleanup_channels, 0, sizeof s_cleanup_channels);
+    memset (s_cleanup_files, 0, sizeof s_cleanup_files);
+}
+
+static void
+s_cleanup_channel (int index, const char *name)
+{
+    snprintf (s_cleanup_channels [index], sizeof s_cleanup_channels [index], "%s", name);
+    s_cleanup_armed = 1;
+}
+
+static void
+s_cleanup_file (int index, const char *path)
+{
+    snprintf (s_cleanup_files [index], sizeof s_cleanup_files [index], "%s", path);
+    s_cleanup_armed = 1;
+}
+
+static void
+s_on_signal (int sig)
+{
+    if (s_cleanup_armed)
+        s_cleanup_now ();
+    signal (sig, SIG_DFL);
+    raise (sig);
+}
+
+//  --------------------------------------------------------------------------
+//  limit: the core-to-core limit.  A stores a counter in its line; B, spinning
+//  on it, copies it into its own line; A spins until it sees it.  Each line
+//  has one writer, as each ring slot does, and the lines sit 128 bytes
+//  apart so that the adjacent-line prefetcher never pairs them.
+
+#define S_LIMIT_STOP UINT64_MAX
+
+typedef struct {
+    _Alignas (128) _Atomic uint64_t ping;   //  written by A only
+    _Alignas (128) _Atomic uint64_t pong;   //  written by B only
+    _Alignas (128) _Atomic int ready;       //  B is spinning
+} s_limit_arg_t;
+
+static int
+s_limit_ping (s_pair_t *pair)
+{
+    s_limit_arg_t *arg = (s_limit_arg_t *) pair->arg;
+    s_bench_t *bench = pair->bench;
+    if (s_wait (pair, &arg->ready, 1, "the echo thread"))
+        return -1;
+    s_lat_t lat;
+    s_lat_start (bench, &lat);
+    for (uint64_t value = 1; s_lat_more (bench, &lat); value++) {
+        uint64_t begin = s_stamp_begin ();
+        atomic_store_explicit (&arg->ping, value, memory_order_release);
+        //  No timeout: B is a thread of ours and cannot vanish.
+        while (atomic_load_explicit (&arg->pong, memory_order_acquire) != value)
+            s_relax ();
+        s_lat_add (bench, &lat, begin, s_stamp_end ());
+    }
+    atomic_store_explicit (&arg->ping, S_LIMIT_STOP, memory_order_release);
+    return s_lat_finish (bench, pair->row);
+}
+
+static int
+s_limit_echo (s_pair_t *pair)
+{
+    s_limit_arg_t *arg = (s_limit_arg_t *) pair->arg;
+    atomic_store_explicit (&arg->ready, 1, memory_order_release);
+    uint64_t seen = 0;
+    for (uint64_t spins = 1;; spins++) {
+        uint64_t value = atomic_load_explicit (&arg->ping, memory_order_acquire);
+        if (value != seen) {
+            if (value == S_LIMIT_STOP)
+                return 0;
+            atomic_store_explicit (&arg->pong, value, memory_order_release);
+            seen = value;
+        }
+        else {
+            if ((spins & 0xffff) == 0 && s_stopping (pair))
+                return 0;
+            s_relax ();
+        }
+    }
+}
+
+static int
+s_limit (s_bench_t *bench, s_row_t *row)
+{
+    s_limit_arg_t arg;
+    memset (&arg, 0, sizeof arg);
+    return s_pair_run (bench, row, S_THREADS, s_limit_ping, s_limit_echo, &arg, sizeof arg);
+}
+
+//  --------------------------------------------------------------------------
+//  ring-thread, ring-process.  Latency: A sends on ring A->B, B receives
+//  and sends the copy back on ring B->A.  Throughput: A sends on ring A->B
+//  back-to-back, B receives with try_recv.  Both sides spin on
+//  zshm_reader_try_recv (the reader polls the slot's state word), and
+//  receive by copy, as an application would.  Threads use heap rings made
+//  here; processes use channels, each created by its writer.
+
+typedef struct {
+    size_t size;                //  payload bytes (= slot size)
+    size_t capacity;            //  slots per ring
+    char name_ab [64];          //  channel A->B; "" for a heap ring
+    char name_ba [64];          //  channel B->A; "" for a heap ring
+    zshm_ring_t *heap_ab;       //  heap ring A->B (threads only)
+    zshm_ring_t *heap_ba;       //  heap ring B->A (threads only)
+    _Atomic int ab_ready;       //  A's writer exists
+    _Atomic int b_ready;        //  B's reader (and writer) exist
+    _Atomic int done;           //  throughput: A stopped sending
+    _Atomic uint64_t sent;      //  throughput: messages A sent
+    uint64_t start;             //  throughput: stamp before the first send
+    uint64_t end;               //  throughput: stamp B finished reading
+    uint64_t received;          //  throughput: B's delivered
+    uint64_t lost;              //  throughput: B's lost
+} s_ring_arg_t;
+
+//  The writer of one of the pair's rings: the heap ring, or a new channel.
+static zshm_ring_t *
+s_ring_writer (s_pair_t *pair, zshm_ring_t *heap, const char *name)
+{
+    s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
+    if (heap)
+        return heap;
+    zshm_ring_t *ring = zshm_ring_new (name, arg->capacity, arg->size);
+    if (!ring)
+        s_fail (pair, "zshm_ring_new %s: %s", name, strerror (errno));
+    return ring;
+}
+
+//  A reader on the other side's ring (opening the channel if it is one).
+static zshm_reader_t *
+s_ring_reader (s_pair_t *pair, zshm_ring_t *heap, const char *name, zshm_ring_t **ring_p)
+{
+    *ring_p = heap ? heap : zshm_ring_open (name);
+    if (!*ring_p) {
+        s_fail (pair, "zshm_ring_open %s: %s", name, strerror (errno));
+        return NULL;
+    }
+    zshm_reader_t *reader = zshm_reader_new (*ring_p);
+    if (!reader)
+        s_fail (pair, "zshm_reader_new %s: %s", name, strerror (errno));
+    return reader;
+}
+
+//  Destroy what a side made; heap rings belong to the scenario.
+static void
+s_ring_release (zshm_ring_t **ring_p, zshm_ring_t *heap, zshm_reader_t **reader_p)
+{
+    if (reader_p)
+        zshm_reader_destroy (reader_p);
+    if (*ring_p != heap)
+        zshm_ring_destroy (ring_p);
+    *ring_p = NULL;
+}
+
+//  Spin on try_recv until a message comes.  Returns its size, or -1 with
+//  errno ETIMEDOUT (nothing for S_TIMEOUT_MS), ECANCELED (side B told to
+//  stop), EPIPE (writer gone) or the reader's error.
+static inline ssize_t
+s_ring_recv (s_pair_t *pair, zshm_reader_t *reader, void *buf, size_t max)
+{
+    uint64_t deadline = 0;
+    for (uint64_t spins = 1;; spins++) {
+        ssize_t size = zshm_reader_try_recv (reader, buf, max, NULL);
+        if (size >= 0)
+            return size;
+        if (errno != EAGAIN)
+            return -1;
+        if ((spins & 0xffff) == 0) {
+            uint64_t now = s_mono_ns ();
+            if (s_stopping (pair)) {
+                errno = ECANCELED;
+                return -1;
+            }
+            if (!deadline)
+                deadline = now + S_TIMEOUT_MS * 1000000ULL;
+            else
+            if (now > deadline) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+        }
+    }
+}
+
+static int
+s_ring_ping (s_pair_t *pair)
+{
+    s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
+    s_bench_t *bench = pair->bench;
+    zshm_ring_t *ab = NULL, *ba = NULL;
+    zshm_reader_t *reader = NULL;
+    int rc = -1;
+    uint64_t *out = (uint64_t *) calloc (1, arg->size);
+    uint64_t *in = (uint64_t *) calloc (1, arg->size);
+    if (!out || !in) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    if (!(ab = s_ring_writer (pair, arg->heap_ab, arg->name_ab)))
+        goto done;
+    atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
+    if (s_wait (pair, &arg->b_ready, 1, "the echo side")
+    ||  !(reader = s_ring_reader (pair, arg->heap_ba, arg->name_ba, &ba)))
+        goto done;
+
+    s_lat_t lat;
+    s_lat_start (bench, &lat);
+    for (uint64_t count = 1; s_lat_more (bench, &lat); count++) {
+        //  Each ping carries its number, checked on the echo (untimed).
+        out [0] = count;
+        uint64_t begin = s_stamp_begin ();
+        zshm_ring_send (ab, out, arg->size);
+        ssize_t size = s_ring_recv (pair, reader, in, arg->size);
+        uint64_t end = s_stamp_end ();
+        if (size < 0) {
+            s_fail (pair, "waiting for echo %" PRIu64 ": %s", count, strerror (errno));
+            goto done;
+        }
+        if ((size_t) size != arg->size || in [0] != count) {
+            s_fail (pair, "echo %" PRIu64 " came back as %" PRIu64 " (%zd bytes)",
+                    count, in [0], size);
+            goto done;
+        }
+        s_lat_add (bench, &lat, begin, end);
+    }
+    rc = s_lat_finish (bench, pair->row);
+done:
+    if (ba)
+        s_ring_release (&ba, arg->heap_ba, &reader);
+    if (ab)
+        s_ring_release (&ab, arg->heap_ab, NULL);
+    free (out);
+    free (in);
+    return rc;
+}
+
+static int
+s_ring_pong (s_pair_t *pair)
+{
+    s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
+    zshm_ring_t *ab = NULL, *ba = NULL;
+    zshm_reader_t *reader = NULL;
+    int rc = -1;
+    void *buf = calloc (1, arg->size);
+    if (!buf) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    if (s_wait (pair, &arg->ab_ready, 1, "the ping side")
+    ||  !(reader = s_ring_reader (pair, arg->heap_ab, arg->name_ab, &ab))
+    ||  !(ba = s_ring_writer (pair, arg->heap_ba, arg->name_ba)))
+        goto done;
+    atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
+    for (;;) {
+        ssize_t size = s_ring_recv (pair, reader, buf, arg->size);
+        if (size < 0) {
+            //  The normal end: A is done (stop) or its writer is gone.
+            if (errno == ECANCELED || errno == EPIPE)
+                rc = 0;
+            else
+                s_fail (pair, "waiting for a ping: %s", strerror (errno));
+            break;
+        }
+        zshm_ring_send (ba, buf, (size_t) size);
+    }
+done:
+    if (ab)
+        s_ring_release (&ab, arg->heap_ab, &reader);
+    if (ba)
+        s_ring_release (&ba, arg->heap_ba, NULL);
+    free (buf);
+    return rc;
+}
+
+static int
+s_ring_write (s_pair_t *pair)
+{
+    s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
+    zshm_ring_t *ab = NULL;
+    int rc = -1;
+    void *out = calloc (1, arg->size);
+    if (!out) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    memset (out, 0x5a, arg->size);
+    if (!(ab = s_ring_writer (pair, arg->heap_ab, arg->name_ab)))
+        goto done;
+    atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
+    if (s_wait (pair, &arg->b_ready, 1, "the reader"))
+        goto done;
+    uint64_t sent = 0;
+    arg->start = s_now ();
+    uint64_t deadline = arg->start + s_ms_ticks (pair->bench->duration_ms);
+    do {
+        //  The clock is read once per 256 sends, a few ns among ~5 us.
+        for (int index = 0; index < 256; index++)
+            zshm_ring_send (ab, out, arg->size);
+        sent += 256;
+    } while (s_now () < deadline);
+    atomic_store_explicit (&arg->sent, sent, memory_order_relaxed);
+    //  Release: `sent` is visible to whoever sees `done`.
+    atomic_store_explicit (&arg->done, 1, memory_order_release);
+    rc = 0;
+    //  A shared-memory reader keeps its mapping and reads to the end after
+    //  we close; a heap ring stays until the scenario destroys it.
+done:
+    if (ab)
+        s_ring_release (&ab, arg->heap_ab, NULL);
+    free (out);
+    return rc;
+}
+
+static int
+s_ring_read (s_pair_t *pair)
+{
+    s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
+    zshm_ring_t *ab = NULL;
+    zshm_reader_t *reader = NULL;
+    int rc = -1;
+    void *buf = calloc (1, arg->size);
+    if (!buf) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    if (s_wait (pair, &arg->ab_ready, 1, "the writer")
+    ||  !(reader = s_ring_reader (pair, arg->heap_ab, arg->name_ab, &ab)))
+        goto done;
+    atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
+    uint64_t deadline = 0;
+    for (uint64_t empty = 1;; ) {
+        if (zshm_reader_try_recv (reader, buf, arg->size, NULL) >= 0)
+            continue;
+        if (errno != EAGAIN && errno != EPIPE) {
+            s_fail (pair, "zshm_reader_try_recv: %s", strerror (errno));
+            goto done;
+        }
+        //  Done when the writer stopped and we stand past its last message
+        //  (sequences start at 1); messages lapped on the way are lost.
+        if (atomic_load_explicit (&arg->done, memory_order_acquire)) {
+            if (zshm_reader_position (reader) > atomic_load_explicit (&arg->sent,
+                                                                      memory_order_relaxed))
+                break;
+            if (!deadline)
+                deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+        }
+        else
+        if (errno == EPIPE) {
+            s_fail (pair, "the writer died");
+            goto done;
+        }
+        if ((empty++ & 0xffff) == 0) {
+            if (deadline && s_mono_ns () > deadline) {
+                s_fail (pair, "stuck at %" PRIu64 " of %" PRIu64 " messages",
+                        zshm_reader_position (reader) - 1, atomic_load (&arg->sent));
+                goto done;
+            }
+            if (s_stopping (pair) && !atomic_load (&arg->done)) {
+                s_fail (pair, "stopped before the writer finished");
+                goto done;
+            }
+        }
+    }
+    arg->end = s_now ();
+    arg->received = zshm_reader_delivered (reader);
+    arg->lost = zshm_reader_lost (reader);
+    rc = 0;
+done:
+    if (ab)
+        s_ring_release (&ab, arg->heap_ab, &reader);
+    free (buf);
+    return rc;
+}
+
+//  Fresh arguments for one run; channel names carry our pid and a serial.
+static void
+s_ring_arg_init (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_ring_arg_t *arg,
+                 zshm_ring_t *heap_ab, zshm_ring_t *heap_ba)
+{
+    memset (arg, 0, sizeof *arg);
+    arg->size = row->size;
+    arg->capacity = bench->capacity;
+    arg->heap_ab = heap_ab;
+    arg->heap_ba = heap_ba;
+    if (mode == S_PROCESSES) {
+        unsigned serial = bench->serial++;
+        snprintf (arg->name_ab, sizeof arg->name_ab, "bench-%d-%u-ab", (int) getpid (), serial);
+        snprintf (arg->name_ba, sizeof arg->name_ba, "bench-%d-%u-ba", (int) getpid (), serial);
+        s_cleanup_channel (0, arg->name_ab);
+        s_cleanup_channel (1, arg->name_ba);
+    }
+}
+
+static void
+s_ring_arg_unlink (s_ring_arg_t *arg)
+{
+    if (*arg->name_ab)
+        zshm_ring_unlink (arg->name_ab);
+    if (*arg->name_ba)
+        zshm_ring_unlink (arg->name_ba);
+    s_cleanup_forget ();
+}
+
+static int
+s_ring_row (s_bench_t *bench, s_row_t *row, s_mode_t mode)
+{
+    zshm_ring_t *heap_ab = NULL, *heap_ba = NULL;
+    if (mode == S_THREADS
+    &&  (!(heap_ab = zshm_ring_new (NULL, bench->capacity, row->size))
+    ||   !(heap_ba = zshm_ring_new (NULL, bench->capacity, row->size)))) {
+        s_row_fail (row, "zshm_ring_new: %s", strerror (errno));
+        zshm_ring_destroy (&heap_ab);
+        return -1;
+    }
+    s_ring_arg_t arg;
+    s_ring_arg_init (bench, row, mode, &arg, heap_ab, heap_ba);
+    int rc = s_pair_run (bench, row, mode, s_ring_ping, s_ring_pong, &arg, sizeof arg);
+    s_ring_arg_unlink (&arg);
+    if (rc == 0) {
+        //  Fresh rings for the throughput run: nothing left from the pings.
+        if (mode == S_THREADS) {
+            zshm_ring_destroy (&heap_ab);
+            if (!(heap_ab = zshm_ring_new (NULL, bench->capacity, row->size))) {
+                zshm_ring_destroy (&heap_ba);
+                return s_row_fail (row, "zshm_ring_new: %s", strerror (errno));
+            }
+        }
+        s_ring_arg_init (bench, row, mode, &arg, heap_ab, NULL);
+        rc = s_pair_run (bench, row, mode, s_ring_write, s_ring_read, &arg, sizeof arg);
+        s_ring_arg_unlink (&arg);
+        if (rc == 0) {
+            s_throughput_set (row, arg.sent, arg.received, arg.lost, arg.end - arg.start);
+            if (arg.received + arg.lost != arg.sent)
+                rc = s_row_fail (row, "delivered %" PRIu64 " + lost %" PRIu64
+                                 " != sent %" PRIu64, arg.received, arg.lost, arg.sent);
+        }
+    }
+    zshm_ring_destroy (&heap_ab);
+    zshm_ring_destroy (&heap_ba);
+    return rc;
+}
+
+static int
+s_ring_thread (s_bench_t *bench, s_row_t *row)
+{
+    return s_ring_row (bench, row, S_THREADS);
+}
+
+static int
+s_ring_process (s_bench_t *bench, s_row_t *row)
+{
+    return s_ring_row (bench, row, S_PROCESSES);
+}
+
+//  --------------------------------------------------------------------------
+//  zmq-inproc, zmq-ipc, zmq-tcp: libzmq PUB/SUB between two threads, with
+//  the bench's context (its I/O thread is not pinned).  Every payload
+//  starts with a 64-bit sequence number.  Latency: a PUB/SUB pair each
+//  way, blocking receives.  Throughput: PUB sends back-to-back; with the
+//  high-water marks at --zmq-hwm, PUB drops when the pipe is full and the
+//  SUB counts the gaps.  SUB sockets are told a probe first, until one
+//  arrives, so the slow joiner costs nothing measured.
+
+#define S_ZMQ_PROBE UINT64_MAX          //  handshake, not counted
+#define S_ZMQ_QUIT  (UINT64_MAX - 1)    //  echo side: leave
+#define S_ZMQ_POLL_MS 10                //  receive timeout between checks
+
+typedef struct {
+    size_t size;                //  payload bytes, >= 8
+    int hwm;                    //  SNDHWM and RCVHWM
+    void *ctx;                  //  the bench's context
+    char transport [8];         //  "inproc", "ipc" or "tcp"
+    char stem [200];            //  inproc name or ipc path, without suffix
+    char ep_ab [256];           //  endpoint A binds: PUB A->B
+    char ep_ba [256];           //  endpoint B binds: PUB B->A
+    _Atomic int a_bound;        //  ep_ab is set
+    _Atomic int b_bound;        //  ep_ba is set
+    _Atomic int b_ready;        //  B's SUB is connected and subscribed
+    _Atomic int joined;         //  B received a probe
+    _Atomic int done;           //  throughput: A stopped sending
+    _Atomic int b_finished;     //  throughput: B counted everything
+    _Atomic uint64_t sent;      //  throughput: messages A sent
+    uint64_t start;             //  throughput: stamp before the first send
+    uint64_t end;               //  throughput: stamp of B's last message
+    uint64_t received;          //  throughput: messages B got
+    uint64_t lost;              //  throughput: gaps in B's sequence
+    uint64_t disorder;          //  throughput: sequence went backwards
+} s_zmq_arg_t;
+
+static inline uint64_t
+s_zmq_seq (const void *buf)
+{
+    uint64_t seq;
+    memcpy (&seq, buf, sizeof seq);
+    return seq;
+}
+
+static void *
+s_zmq_socket (s_pair_t *pair, int type)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    void *socket = zmq_socket (arg->ctx, type);
+    if (!socket) {
+        s_fail (pair, "zmq_socket: %s", zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    int linger = 0, timeout = S_ZMQ_POLL_MS;
+    zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (socket, ZMQ_SNDHWM, &arg->hwm, sizeof arg->hwm);
+    zmq_setsockopt (socket, ZMQ_RCVHWM, &arg->hwm, sizeof arg->hwm);
+    zmq_setsockopt (socket, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    return socket;
+}
+
+//  A PUB bound to this transport; its endpoint goes to `endpoint`.
+static void *
+s_zmq_pub (s_pair_t *pair, const char *suffix, char *endpoint, size_t size)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    void *pub = s_zmq_socket (pair, ZMQ_PUB);
+    if (!pub)
+        return NULL;
+    char wanted [300];
+    if (strcmp (arg->transport, "tcp") == 0)
+        snprintf (wanted, sizeof wanted, "tcp://127.0.0.1:*");
+    else
+        snprintf (wanted, sizeof wanted, "%s://%s-%s", arg->transport, arg->stem, suffix);
+    size_t length = size;
+    if (zmq_bind (pub, wanted)
+    ||  zmq_getsockopt (pub, ZMQ_LAST_ENDPOINT, endpoint, &length)) {
+        s_fail (pair, "zmq_bind %s: %s", wanted, zmq_strerror (zmq_errno ()));
+        zmq_close (pub);
+        return NULL;
+    }
+    return pub;
+}
+
+static void *
+s_zmq_sub (s_pair_t *pair, const char *endpoint)
+{
+    void *sub = s_zmq_socket (pair, ZMQ_SUB);
+    if (!sub)
+        return NULL;
+    if (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0) || zmq_connect (sub, endpoint)) {
+        s_fail (pair, "zmq_connect %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zmq_close (sub);
+        return NULL;
+    }
+    return sub;
+}
+
+//  Send probes until one comes back on `sub` (or, with sub NULL, until B
+//  says it received one).  Returns 0 or -1.
+static int
+s_zmq_join (s_pair_t *pair, void *pub, void *sub)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    uint64_t deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+    unsigned char *probe = (unsigned char *) calloc (1, arg->size);
+    if (!probe)
+        return s_fail (pair, "out of memory");
+    uint64_t seq = S_ZMQ_PROBE;
+    memcpy (probe, &seq, sizeof seq);
+    int rc = -1;
+    while (s_mono_ns () < deadline) {
+        zmq_send (pub, probe, arg->size, ZMQ_DONTWAIT);
+        if (sub) {
+            zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll (&item, 1, 1) == 1) {
+                rc = 0;
+                break;
+            }
+        }
+        else {
+            if (atomic_load_explicit (&arg->joined, memory_order_acquire)) {
+                rc = 0;
+                break;
+            }
+            struct timespec pause = { 0, 500000 };
+            nanosleep (&pause, NULL);
+        }
+        if (atomic_load (&pair->control->b_state) < 0)
+            break;
+    }
+    free (probe);
+    return rc ? s_fail (pair, "the subscriber never joined") : 0;
+}
+
+static int
+s_zmq_ping (s_pair_t *pair)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    s_bench_t *bench = pair->bench;
+    void *pub = NULL, *sub = NULL;
+    int rc = -1;
+    unsigned char *out = (unsigned char *) calloc (1, arg->size);
+    unsigned char *in = (unsigned char *) calloc (1, arg->size);
+    if (!out || !in) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    if (!(pub = s_zmq_pub (pair, "ab", arg->ep_ab, sizeof arg->ep_ab)))
+        goto done;
+    atomic_store_explicit (&arg->a_bound, 1, memory_order_release);
+    if (s_wait (pair, &arg->b_bound, 1, "the echo side")
+    ||  !(sub = s_zmq_sub (pair, arg->ep_ba))
+    ||  s_zmq_join (pair, pub, sub))
+        goto done;
+
+    s_lat_t lat;
+    s_lat_start (bench, &lat);
+    for (uint64_t count = 0; s_lat_more (bench, &lat); count++) {
+        memcpy (out, &count, sizeof count);
+        uint64_t begin = s_stamp_begin ();
+        if (zmq_send (pub, out, arg->size, 0) < 0) {
+            s_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
+            goto done;
+        }
+        //  Late echoes of the probes are skipped: only ours counts.
+        uint64_t deadline = 0;
+        for (;;) {
+            int size = zmq_recv (sub, in, arg->size, 0);
+            if (size >= 8 && s_zmq_seq (in) == count)
+                break;
+            if (size < 0 && zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
+                s_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                goto done;
+            }
+            if (size < 0) {
+                uint64_t now = s_mono_ns ();
+                if (!deadline)
+                    deadline = now + S_TIMEOUT_MS * 1000000ULL;
+                else
+                if (now > deadline) {
+                    s_fail (pair, "no echo of %" PRIu64, count);
+                    goto done;
+                }
+            }
+        }
+        s_lat_add (bench, &lat, begin, s_stamp_end ());
+    }
+    rc = s_lat_finish (bench, pair->row);
+    uint64_t quit = S_ZMQ_QUIT;
+    memcpy (out, &quit, sizeof quit);
+    zmq_send (pub, out, arg->size, 0);
+done:
+    if (sub)
+        zmq_close (sub);
+    if (pub)
+        zmq_close (pub);
+    free (out);
+    free (in);
+    return rc;
+}
+
+static int
+s_zmq_pong (s_pair_t *pair)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    void *pub = NULL, *sub = NULL;
+    int rc = -1;
+    unsigned char *buf = (unsigned char *) calloc (1, arg->size);
+    if (!buf) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    if (!(pub = s_zmq_pub (pair, "ba", arg->ep_ba, sizeof arg->ep_ba)))
+        goto done;
+    atomic_store_explicit (&arg->b_bound, 1, memory_order_release);
+    if (s_wait (pair, &arg->a_bound, 1, "the ping side")
+    ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
+        goto done;
+    for (;;) {
+        int size = zmq_recv (sub, buf, arg->size, 0);
+        if (size < 0) {
+            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
+                s_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                break;
+            }
+            if (s_stopping (pair)) {
+                rc = 0;
+                break;
+            }
+            continue;
+        }
+        if (size >= 8 && s_zmq_seq (buf) == S_ZMQ_QUIT) {
+            rc = 0;
+            break;
+        }
+        zmq_send (pub, buf, (size_t) size < arg->size ? (size_t) size : arg->size, 0);
+    }
+done:
+    if (sub)
+        zmq_close (sub);
+    if (pub)
+        zmq_close (pub);
+    free (buf);
+    return rc;
+}
+
+static int
+s_zmq_write (s_pair_t *pair)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    void *pub = NULL;
+    int rc = -1;
+    unsigned char *out = (unsigned char *) calloc (1, arg->size);
+    if (!out) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    memset (out, 0x5a, arg->size);
+    if (!(pub = s_zmq_pub (pair, "ab", arg->ep_ab, sizeof arg->ep_ab)))
+        goto done;
+    atomic_store_explicit (&arg->a_bound, 1, memory_order_release);
+    if (s_wait (pair, &arg->b_ready, 1, "the subscriber")
+    ||  s_zmq_join (pair, pub, NULL))
+        goto done;
+    uint64_t seq = 0;
+    arg->start = s_now ();
+    uint64_t deadline = arg->start + s_ms_ticks (pair->bench->duration_ms);
+    do {
+        for (int index = 0; index < 64; index++, seq++) {
+            memcpy (out, &seq, sizeof seq);
+            if (zmq_send (pub, out, arg->size, 0) < 0) {
+                s_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
+                goto done;
+            }
+        }
+    } while (s_now () < deadline);
+    atomic_store_explicit (&arg->sent, seq, memory_order_relaxed);
+    atomic_store_explicit (&arg->done, 1, memory_order_release);
+    //  Closing the PUB now would throw away what is still queued for the
+    //  SUB; keep it open until the SUB has counted everything.
+    rc = s_wait (pair, &arg->b_finished, 1, "the subscriber to finish");
+done:
+    if (pub)
+        zmq_close (pub);
+    free (out);
+    return rc;
+}
+
+static int
+s_zmq_read (s_pair_t *pair)
+{
+    s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
+    void *sub = NULL;
+    int rc = -1;
+    unsigned char *buf = (unsigned char *) calloc (1, arg->size);
+    if (!buf) {
+        s_fail (pair, "out of memory");
+        goto done;
+    }
+    if (s_wait (pair, &arg->a_bound, 1, "the publisher")
+    ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
+        goto done;
+    atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
+    uint64_t expected = 0, received = 0, lost = 0, disorder = 0, last = 0;
+    for (;;) {
+        int size = zmq_recv (sub, buf, arg->size, 0);
+        if (size < 0) {
+            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
+                s_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                goto done;
+            }
+            //  S_ZMQ_POLL_MS of silence after the writer stopped: the
+            //  rest was dropped.
+            if (atomic_load_explicit (&arg->done, memory_order_acquire))
+                break;
+            if (s_stopping (pair)) {
+                s_fail (pair, "stopped before the publisher finished");
+                goto done;
+            }
+            continue;
+        }
+        if (size < 8)
+            continue;
+        uint64_t seq = s_zmq_seq (buf);
+        if (seq == S_ZMQ_PROBE) {
+            atomic_store_explicit (&arg->joined, 1, memory_order_release);
+            continue;
+        }
+        last = s_now ();
+        received++;
+        if (seq >= expected) {
+            lost += seq - expected;
+            expected = seq + 1;
+        }
+        else
+            disorder++;
+        if (atomic_load_explicit (&arg->done, memory_order_acquire)
+        &&  expected >= atomic_load_explicit (&arg->sent, memory_order_relaxed))
+            break;
+    }
+    uint64_t sent = atomic_load_explicit (&arg->sent, memory_order_relaxed);
+    if (expected < sent)
+        lost += sent - expected;        //  the tail was dropped
+    arg->end = last ? last : s_now ();
+    arg->received = received;
+    arg->lost = lost;
+    arg->disorder = disorder;
+    rc = 0;
+done:
+    atomic_store_explicit (&arg->b_finished, 1, memory_order_release);
+    if (sub)
+        zmq_close (sub);
+    free (buf);
+    return rc;
+}
+
+static void
+s_zmq_arg_init (s_bench_t *bench, s_row_t *row, const char *transport, s_zmq_arg_t *arg)
+{
+    memset (arg, 0, sizeof *arg);
+    arg->size = row->size;
+    arg->hwm = bench->zmq_hwm;
+    arg->ctx = bench->zmq_ctx;
+    snprintf (arg->transport, sizeof arg->transport, "%s", transport);
+    unsigned serial = bench->serial++;
+    if (strcmp (transport, "ipc") == 0) {
+        const char *dir = getenv ("TMPDIR");
+        snprintf (arg->stem, sizeof arg->stem, "%s/zshm-bench-%d-%u",
+                  dir && *dir ? dir : "/tmp", (int) getpid (), serial);
+        char path [256];
+        snprintf (path, sizeof path, "%s-ab", arg->stem);
+        s_cleanup_file (0, path);
+        snprintf (path, sizeof path, "%s-ba", arg->stem);
+        s_cleanup_file (1, path);
+    }
+    else
+        snprintf (arg->stem, sizeof arg->stem, "zshm-bench-%d-%u", (int) getpid (), serial);
+}
+
+static void
+s_zmq_arg_unlink (s_zmq_arg_t *arg)
+{
+    //  libzmq removes its ipc files on close; this covers a failed run.
+    if (strcmp (arg->transport, "ipc") == 0)
+        s_cleanup_now ();
+    s_cleanup_forget ();
+}
+
+static int
+s_zmq_row (s_bench_t *bench, s_row_t *row, const char *transport)
+{
+    if (!bench->zmq_ctx)
+        return s_row_fail (row, "no zmq context");
+    s_zmq_arg_t arg;
+    s_zmq_arg_init (bench, row, transport, &arg);
+    int rc = s_pair_run (bench, row, S_THREADS, s_zmq_ping, s_zmq_pong, &arg, sizeof arg);
+    s_zmq_arg_unlink (&arg);
+    if (rc == 0) {
+        s_zmq_arg_init (bench, row, transport, &arg);
+        rc = s_pair_run (bench, row, S_THREADS, s_zmq_write, s_zmq_read, &arg, sizeof arg);
+        s_zmq_arg_unlink (&arg);
+        if (rc == 0) {
+            s_throughput_set (row, arg.sent, arg.received, arg.lost, arg.end - arg.start);
+            if (arg.disorder)
+                rc = s_row_fail (row, "%" PRIu64 " messages out of order", arg.disorder);
+        }
+    }
+    return rc;
+}
+
+static int
+s_zmq_inproc (s_bench_t *bench, s_row_t *row)
+{
+    return s_zmq_row (bench, row, "inproc");
+}
+
+static int
+s_zmq_ipc (s_bench_t *bench, s_row_t *row)
+{
+    return s_zmq_row (bench, row, "ipc");
+}
+
+static int
+s_zmq_tcp (s_bench_t *bench, s_row_t *row)
+{
+    return s_zmq_row (bench, row, "tcp");
+}
+
+//  --------------------------------------------------------------------------
+//  The scenarios, in table order.  The first is the limit every other row
+//  is compared to; it always runs.
+
+#define S_LIMIT_NAME "limit"
+#define S_IPC_NAME   "zmq-ipc"
+
+static const s_scenario_t s_scenarios [] = {
+    { S_LIMIT_NAME,   "core-to-core limit: a cache-line ping-pong between two threads",
+      false, s_limit },
+    { "ring-thread",  "zshm ring on the heap, two threads", true, s_ring_thread },
+    { "ring-process", "zshm ring in shared memory, two processes", true, s_ring_process },
+    { "zmq-inproc",   "libzmq PUB/SUB over inproc, two threads", true, s_zmq_inproc },
+    { S_IPC_NAME,     "libzmq PUB/SUB over ipc, two threads", true, s_zmq_ipc },
+    { "zmq-tcp",      "libzmq PUB/SUB over tcp 127.0.0.1, two threads", true, s_zmq_tcp },
+};
+
+#define S_SCENARIOS (sizeof s_scenarios / sizeof s_scenarios [0])
+
+//  --------------------------------------------------------------------------
+//  Command line
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"usage: zshm bench [OPTIONS]\n"
+"\n"
+"Measure zshm rings against libzmq PUB/SUB on this machine, in one run, with\n"
+"side A (pinger, writer) pinned to one CPU and side B (echoer, reader) to\n"
+"another.  Rows (see --list):\n"
+"  limit         core-to-core limit: two threads bounce a value between two\n"
+"                cache lines; every ratio is against its p50\n"
+"  ring-thread   heap rings between two threads\n"
+"  ring-process  shared-memory rings between two processes\n"
+"  zmq-inproc, zmq-ipc, zmq-tcp   libzmq PUB/SUB between two threads\n"
+"For each row and payload size:\n"
+"  latency     ping-pong, A->B on one channel and B->A on another; one-way =\n"
+"              round trip / 2, as p50/p90/p99/p99.9/max over every round trip\n"
+"              after the warm-up; the timer's own cost is subtracted\n"
+"  throughput  A sends back-to-back, B receives: received msg/s, and lost %%\n"
+"              (the reader's lost count, or gaps in zmq sequence numbers)\n"
+"Ratios: p50/lim and p99.9/lim divide by the limit's p50; 'vs ipc' is zmq-ipc's\n"
+"p50 over this p50, and this msg/s over zmq-ipc's, at the same size.\n"
+"\n"
+"options:\n"
+"  --cpus A,B        CPUs for side A and B (default: the first two allowed)\n"
+"  --duration-ms N   throughput run per row, and cap on a latency run\n"
+"                    (default %d; --quick: %d)\n"
+"  --iterations N    latency round trips recorded per row (default %d;\n"
+"                    --quick: %d); at least %d even past the time cap\n"
+"  --warmup N        round trips not recorded, per row (default %d; --quick: %d)\n"
+"  --sizes LIST      payload sizes in bytes, %d to %d (default 8,64,256,1024,4096)\n"
+"  --capacity N      ring slots (default %d)\n"
+"  --zmq-hwm N       SNDHWM of every PUB and RCVHWM of every SUB (default %d;\n"
+"                    libzmq's own default is 1000); PUB drops beyond it\n"
+"  --only LIST       rows to run, by name (the limit always runs)\n"
+"  --clock NAME      auto (TSC if invariant, else CLOCK_MONOTONIC), tsc, monotonic\n"
+"  --quick           a short run (a second or two) for smoke tests\n"
+"  --json FILE       also write every result as JSON to FILE ('-': stdout, and\n"
+"                    the table goes to stderr)\n"
+"  --list            list the rows and exit\n"
+"  --help            this help\n"
+"\n"
+"Exits 0 when every row was measured, 1 with a reason on stderr otherwise.\n",
+        S_DURATION_MS, S_QUICK_DURATION_MS, S_ITERATIONS, S_QUICK_ITERATIONS,
+        S_MIN_SAMPLES, S_WARMUP, S_QUICK_WARMUP, S_SIZE_MIN, S_SIZE_MAX,
+        S_CAPACITY, S_ZMQ_HWM);
+}
+
+//  Parse an unsigned decimal in [min, max].  Returns 0, or -1.
+static int
+s_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return -1;
+    *value_p = value;
+    return 0;
+}
+
+//  Parse a comma list of unsigned decimals in [min, max] into values[].
+//  Returns how many, or -1.
+static int
+s_parse_list (const char *text, uint64_t min, uint64_t max, uint64_t *values, int most)
+{
+    char copy [512];
+    if (!text || strlen (text) >= sizeof copy)
+        return -1;
+    strcpy (copy, text);
+    int count = 0;
+    char *saveptr = NULL;
+    //  strtok_r would accept empty items silently; count commas ourselves.
+    size_t commas = 0;
+    for (const char *c = copy; *c; c++)
+        commas += *c == ',';
+    for (char *item = strtok_r (copy, ",", &saveptr); item; item = strtok_r (NULL, ",", &saveptr)) {
+        if (count == most || s_parse_u64 (item, min, max, &values [count]))
+            return -1;
+        count++;
+    }
+    return count > 0 && (size_t) count == commas + 1 ? count : -1;
+}
+
+static const s_scenario_t *
+s_scenario_find (const char *name, size_t length)
+{
+    for (size_t index = 0; index < S_SCENARIOS; index++)
+        if (strlen (s_scenarios [index].name) == length
+        &&  strncmp (s_scenarios [index].name, name, length) == 0)
+            return &s_scenarios [index];
+    return NULL;
+}
+
+//  True if --only selects this scenario (the limit always runs).
+static bool
+s_selected (s_bench_t *bench, const s_scenario_t *scenario)
+{
+    if (!bench->only || strcmp (scenario->name, S_LIMIT_NAME) == 0)
+        return true;
+    for (const char *item = bench->only; *item; ) {
+        size_t length = strcspn (item, ",");
+        if (length == strlen (scenario->name) && strncmp (item, scenario->name, length) == 0)
+            return true;
+        item += length + (item [length] == ',');
+    }
+    return false;
+}
+
+//  Check every name in the --only list.  Returns 0, or -1 with a reason.
+static int
+s_check_only (const char *only, char *reason, size_t size)
+{
+    if (!*only) {
+        snprintf (reason, size, "--only needs a list of rows");
+        return -1;
+    }
+    for (const char *item = only; *item; ) {
+        size_t length = strcspn (item, ",");
+        if (!s_scenario_find (item, length)) {
+            snprintf (reason, size, "unknown row '%.*s' in --only (see --list)",
+                      (int) (length > 40 ? 40 : length), item);
+            return -1;
+        }
+        item += length + (item [length] == ',');
+    }
+    return 0;
+}
+
+//  Parse the command line into bench.  Returns 0 to run, 1 after --help or
+//  --list, -1 with a reason.
+static int
+s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
+{
+    bool set_duration = false, set_iterations = false, set_warmup = false;
+    bool set_cpus = false;
+    uint64_t value;
+    for (int index = 1; index < argc; index++) {
+        char *option = argv [index];
+        char *text = NULL;
+        char name [32];
+        //  --opt=value or --opt value
+        const char *equals = strchr (option, '=');
+        if (strncmp (option, "--", 2) == 0 && equals && (size_t) (equals - option) < sizeof name) {
+            snprintf (name, sizeof name, "%.*s", (int) (equals - option), option);
+            text = (char *) equals + 1;
+        }
+        else
+            snprintf (name, sizeof name, "%.31s", option);
+        bool takes_value = strcmp (name, "--cpus") == 0 || strcmp (name, "--duration-ms") == 0
+                        || strcmp (name, "--iterations") == 0 || strcmp (name, "--warmup") == 0
+                        || strcmp (name, "--sizes") == 0 || strcmp (name, "--capacity") == 0
+                        || strcmp (name, "--zmq-hwm") == 0 || strcmp (name, "--only") == 0
+                        || strcmp (name, "--clock") == 0 || strcmp (name, "--json") == 0;
+        if (takes_value && !text) {
+            if (index + 1 >= argc) {
+                snprintf (reason, size, "%s needs a value", name);
+                return -1;
+            }
+            text = argv [++index];
+        }
+        else
+        if (!takes_value && text) {
+            snprintf (reason, size, "%s takes no value", name);
+            return -1;
+        }
+        if (strcmp (name, "--help") == 0 || strcmp (name, "-h") == 0) {
+            s_usage (stdout);
+            return 1;
+        }
+        else
+        if (strcmp (name, "--list") == 0) {
+            for (size_t item = 0; item < S_SCENARIOS; item++)
+                printf ("%-14s %s\n", s_scenarios [item].name, s_scenarios [item].summary);
+            return 1;
+        }
+        else
+        if (strcmp (name, "--quick") == 0)
+            bench->quick = true;
+        else
+        if (strcmp (name, "--cpus") == 0) {
+            uint64_t cpus [2];
+            if (s_parse_list (text, 0, CPU_SETSIZE - 1, cpus, 2) != 2) {
+                snprintf (reason, size, "--cpus wants two CPU numbers, like 0,1");
+                return -1;
+            }
+            bench->cpu_a = (int) cpus [0];
+            bench->cpu_b = (int) cpus [1];
+            set_cpus = true;
+        }
+        else
+        if (strcmp (name, "--duration-ms") == 0) {
+            if (s_parse_u64 (text, 1, 3600000, &bench->duration_ms)) {
+                snprintf (reason, size, "--duration-ms wants 1 to 3600000");
+                return -1;
+            }
+            set_duration = true;
+        }
+        else
+        if (strcmp (name, "--iterations") == 0) {
+            if (s_parse_u64 (text, 1, 100000000, &bench->iterations)) {
+                snprintf (reason, size, "--iterations wants 1 to 100000000");
+                return -1;
+            }
+            set_iterations = true;
+        }
+        else
+        if (strcmp (name, "--warmup") == 0) {
+            if (s_parse_u64 (text, 0, 100000000, &bench->warmup)) {
+                snprintf (reason, size, "--warmup wants 0 to 100000000");
+                return -1;
+            }
+            set_warmup = true;
+        }
+        else
+        if (strcmp (name, "--sizes") == 0) {
+            uint64_t sizes [S_SIZES_MAX];
+            int count = s_parse_list (text, S_SIZE_MIN, S_SIZE_MAX, sizes, S_SIZES_MAX);
+            if (count < 0) {
+                snprintf (reason, size, "--sizes wants up to %d sizes from %d to %d, like 8,64",
+                          S_SIZES_MAX, S_SIZE_MIN, S_SIZE_MAX);
+                return -1;
+            }
+            for (int item = 0; item < count; item++)
+                bench->sizes [item] = (size_t) sizes [item];
+            bench->nsizes = count;
+        }
+        else
+        if (strcmp (name, "--capacity") == 0) {
+            if (s_parse_u64 (text, 2, 1 << 24, &value)) {
+                snprintf (reason, size, "--capacity wants 2 to %d slots", 1 << 24);
+                return -1;
+            }
+            bench->capacity = (size_t) value;
+        }
+        else
+        if (strcmp (name, "--zmq-hwm") == 0) {
+            if (s_parse_u64 (text, 0, INT_MAX, &value)) {
+                snprintf (reason, size, "--zmq-hwm wants 0 (no limit) to %d", INT_MAX);
+                return -1;
+            }
+            bench->zmq_hwm = (int) value;
+        }
+        else
+        if (strcmp (name, "--only") == 0) {
+            if (s_check_only (text, reason, size))
+                return -1;
+            bench->only = text;
+        }
+        else
+        if (strcmp (name, "--clock") == 0) {
+            if (strcmp (text, "auto") && strcmp (text, "tsc") && strcmp (text, "monotonic")) {
+                snprintf (reason, size, "--clock wants auto, tsc or monotonic");
+                return -1;
+            }
+            bench->clock_name = text;
+        }
+        else
+        if (strcmp (name, "--json") == 0) {
+            if (!*text) {
+                snprintf (reason, size, "--json wants a file name, or - for stdout");
+                return -1;
+            }
+            bench->json_path = text;
+        }
+        else {
+            snprintf (reason, size, "unknown option '%.40s' (try 'zshm bench --help')", option);
+            return -1;
+        }
+    }
+    if (!set_duration)
+        bench->duration_ms = bench->quick ? S_QUICK_DURATION_MS : S_DURATION_MS;
+    if (!set_iterations)
+        bench->iterations = bench->quick ? S_QUICK_ITERATIONS : S_ITERATIONS;
+    if (!set_warmup)
+        bench->warmup = bench->quick ? S_QUICK_WARMUP : S_WARMUP;
+
+    //  CPUs: two different ones we are allowed to run on.
+    int allowed = CPU_COUNT (&bench->allowed);
+    if (!set_cpus) {
+        int found = 0;
+        for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++)
+            if (CPU_ISSET (cpu, &bench->allowed)) {
+                if (found++ == 0)
+                    bench->cpu_a = cpu;
+                else
+                    bench->cpu_b = cpu;
+            }
+        if (found < 2) {
+            snprintf (reason, size, "needs two CPUs, this process may use %d", allowed);
+            return -1;
+        }
+    }
+    if (bench->cpu_a == bench->cpu_b) {
+        snprintf (reason, size, "--cpus wants two different CPUs");
+        return -1;
+    }
+    if (!CPU_ISSET (bench->cpu_a, &bench->allowed) || !CPU_ISSET (bench->cpu_b, &bench->allowed)) {
+        snprintf (reason, size, "CPU %d or %d is not available to this process",
+                  bench->cpu_a, bench->cpu_b);
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Output
+
+//  A duration in ns, at a readable scale.
+static const char *
+s_fmt_ns (char *buf, size_t size, double ns)
+{
+    if (ns < 10000)
+        snprintf (buf, size, "%.0f ns", ns);
+    else
+    if (ns < 10e6)
+        snprintf (buf, size, "%.1f us", ns / 1e3);
+    else
+        snprintf (buf, size, "%.1f ms", ns / 1e6);
+    return buf;
+}
+
+static const char *
+s_fmt_rate (char *buf, size_t size, double rate)
+{
+    if (rate >= 1e6)
+        snprintf (buf, size, "%.2fM", rate / 1e6);
+    else
+        snprintf (buf, size, "%.0fk", rate / 1e3);
+    return buf;
+}
+
+static s_row_t *
+s_row_find (s_bench_t *bench, const char *name, size_t size)
+{
+    for (int index = 0; index < bench->nrows; index++) {
+        s_row_t *row = &bench->rows [index];
+        if (strcmp (row->scenario->name, name) == 0 && (!row->scenario->sized || row->size == size))
+            return row;
+    }
+    return NULL;
+}
+
+//  The limit's p50, or 0 if it was not measured.
+static double
+s_limit_ns (s_bench_t *bench)
+{
+    s_row_t *limit = s_row_find (bench, S_LIMIT_NAME, 0);
+    return limit && limit->has_latency ? limit->latency.p50 : 0;
+}
+
+//  Ratios of a row: to the limit, and to zmq ipc at the same size.  0 when
+//  they cannot be computed.
+typedef struct {
+    double p50_limit;           //  p50 / limit p50
+    double p999_limit;          //  p99.9 / limit p50
+    double ipc_latency;         //  zmq-ipc p50 / p50
+    double ipc_rate;            //  rate / zmq-ipc rate
+} s_ratios_t;
+
+static s_ratios_t
+s_ratios (s_bench_t *bench, s_row_t *row)
+{
+    s_ratios_t ratios = { 0, 0, 0, 0 };
+    double limit = s_limit_ns (bench);
+    if (row->has_latency && limit > 0) {
+        ratios.p50_limit = row->latency.p50 / limit;
+        ratios.p999_limit = row->latency.p999 / limit;
+    }
+    s_row_t *ipc = row->scenario->sized ? s_row_find (bench, S_IPC_NAME, row->size) : NULL;
+    if (ipc && ipc->has_latency && row->has_latency && row->latency.p50 > 0)
+        ratios.ipc_latency = ipc->latency.p50 / row->latency.p50;
+    if (ipc && ipc->has_throughput && row->has_throughput && ipc->throughput.rate > 0)
+        ratios.ipc_rate = row->throughput.rate / ipc->throughput.rate;
+    return ratios;
+}
+
+static void
+s_print_table (s_bench_t *bench, FILE *out)
+{
+    char a [32], b [32], c [32], d [32], e [32];
+    fprintf (out, "zshm bench %d.%d.%d: cpus %d,%d; clock %s",
+             ZSHM_VERSION_MAJOR, ZSHM_VERSION_MINOR, ZSHM_VERSION_PATCH,
+             bench->cpu_a, bench->cpu_b, s_clock.tsc ? "tsc" : "monotonic");
+    if (s_clock.tsc)
+        fprintf (out, " %.0f MHz", 1e3 / s_clock.ns_per_tick);
+    fprintf (out, " (timer pair %.0f ns, subtracted)%s\n", s_ticks_ns (s_clock.overhead),
+             bench->quick ? "; QUICK run" : "");
+    fprintf (out, "latency: up to %" PRIu64 " round trips or %" PRIu64 " ms per row after %"
+             PRIu64 " warm-up; throughput: %" PRIu64 " ms per row; ring %zu slots; zmq hwm %d\n",
+             bench->iterations, bench->duration_ms, bench->warmup, bench->duration_ms,
+             bench->capacity, bench->zmq_hwm);
+    s_row_t *limit = s_row_find (bench, S_LIMIT_NAME, 0);
+    if (limit && limit->has_latency)
+        fprintf (out, "core-to-core limit (one-way, cpu %d <-> %d): p50 %s, p99.9 %s\n\n",
+                 bench->cpu_a, bench->cpu_b,
+                 s_fmt_ns (a, sizeof a, limit->latency.p50),
+                 s_fmt_ns (b, sizeof b, limit->latency.p999));
+    else
+        fprintf (out, "core-to-core limit: not measured\n\n");
+
+    fprintf (out, "%-13s %5s %8s %8s %8s %8s %8s %9s %6s %7s %9s %7s %7s\n",
+             "row", "size", "p50", "p90", "p99", "p99.9", "max", "msg/s", "lost%",
+             "p50/lim", "p99.9/lim", "vs ipc", "vs ipc");
+    fprintf (out, "%-13s %5s %8s %8s %8s %8s %8s %9s %6s %7s %9s %7s %7s\n",
+             "", "bytes", "one-way", "", "", "", "", "received", "", "", "", "latency", "msg/s");
+    for (int index = 0; index < bench->nrows; index++) {
+        s_row_t *row = &bench->rows [index];
+        char size [16];
+        if (row->scenario->sized)
+            snprintf (size, sizeof size, "%zu", row->size);
+        else
+            snprintf (size, sizeof size, "line");
+        fprintf (out, "%-13s %5s", row->scenario->name, size);
+        if (row->has_latency)
+            fprintf (out, " %8s %8s %8s %8s %8s",
+                     s_fmt_ns (a, sizeof a, row->latency.p50),
+                     s_fmt_ns (b, sizeof b, row->latency.p90),
+                     s_fmt_ns (c, sizeof c, row->latency.p99),
+                     s_fmt_ns (d, sizeof d, row->latency.p999),
+                     s_fmt_ns (e, sizeof e, row->latency.max));
+        else
+            fprintf (out, " %8s %8s %8s %8s %8s", "-", "-", "-", "-", "-");
+        if (row->has_throughput)
+            fprintf (out, " %9s %6.2f", s_fmt_rate (a, sizeof a, row->throughput.rate),
+                     row->throughput.lost_pct);
+        else
+            fprintf (out, " %9s %6s", "-", "-");
+        s_ratios_t ratios = s_ratios (bench, row);
+        if (ratios.p50_limit > 0)
+            fprintf (out, " %7.2f %9.2f", ratios.p50_limit, ratios.p999_limit);
+        else
+            fprintf (out, " %7s %9s", "-", "-");
+        if (ratios.ipc_latency > 0)
+            fprintf (out, " %6.1fx", ratios.ipc_latency);
+        else
+            fprintf (out, " %7s", "-");
+        if (ratios.ipc_rate > 0)
+            fprintf (out, " %6.1fx", ratios.ipc_rate);
+        else
+            fprintf (out, " %7s", "-");
+        if (row->failed)
+            fprintf (out, "  FAILED: %s", row->error);
+        fprintf (out, "\n");
+    }
+    fprintf (out, "\none-way = round trip / 2; p50/lim, p99.9/lim: over the limit's p50; "
+             "vs ipc: how many times better than zmq-ipc at the same size\n");
+}
+
+static void
+s_json_string (FILE *out, const char *text)
+{
+    fputc ('"', out);
+    for (const unsigned char *c = (const unsigned char *) text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf (out, "\\%c", *c);
+        else
+        if (*c < 0x20)
+            fprintf (out, "\\u%04x", *c);
+        else
+            fputc (*c, out);
+    }
+    fputc ('"', out);
+}
+
+//  A number, or null when it is 0 (not computed).
+static void
+s_json_ratio (FILE *out, const char *name, double value, bool last)
+{
+    if (value > 0)
+        fprintf (out, "\"%s\": %.4f%s", name, value, last ? "" : ", ");
+    else
+        fprintf (out, "\"%s\": null%s", name, last ? "" : ", ");
+}
+
+static void
+s_print_json (s_bench_t *bench, FILE *out)
+{
+    fprintf (out, "{\n  \"tool\": \"zshm bench\",\n  \"version\": \"%d.%d.%d\",\n",
+             ZSHM_VERSION_MAJOR, ZSHM_VERSION_MINOR, ZSHM_VERSION_PATCH);
+    fprintf (out, "  \"cpus\": [%d, %d],\n", bench->cpu_a, bench->cpu_b);
+    fprintf (out, "  \"clock\": \"%s\",\n  \"ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.2f,\n",
+             s_clock.tsc ? "tsc" : "monotonic", s_clock.ns_per_tick,
+             s_ticks_ns (s_clock.overhead));
+    fprintf (out, "  \"quick\": %s,\n  \"duration_ms\": %" PRIu64 ",\n  \"iterations\": %" PRIu64
+             ",\n  \"warmup\": %" PRIu64 ",\n  \"ring_capacity\": %zu,\n  \"zmq_hwm\": %d,\n",
+             bench->quick ? "true" : "false", bench->duration_ms, bench->iterations,
+             bench->warmup, bench->capacity, bench->zmq_hwm);
+    double limit = s_limit_ns (bench);
+    if (limit > 0)
+        fprintf (out, "  \"limit_ns\": %.2f,\n", limit);
+    else
+        fprintf (out, "  \"limit_ns\": null,\n");
+    fprintf (out, "  \"rows\": [\n");
+    for (int index = 0; index < bench->nrows; index++) {
+        s_row_t *row = &bench->rows [index];
+        fprintf (out, "    {\"name\": \"%s\", \"size\": %zu, \"ok\": %s, \"error\": ",
+                 row->scenario->name, row->size, row->failed ? "false" : "true");
+        if (row->failed)
+            s_json_string (out, row->error);
+        else
+            fprintf (out, "null");
+        fprintf (out, ",\n     \"latency\": ");
+        if (row->has_latency) {
+            s_latency_t *latency = &row->latency;
+            fprintf (out, "{\"samples\": %" PRIu64 ", \"p50_ns\": %.2f, \"p90_ns\": %.2f, "
+                     "\"p99_ns\": %.2f, \"p99_9_ns\": %.2f, \"max_ns\": %.2f, "
+                     "\"min_ns\": %.2f, \"mean_ns\": %.2f}",
+                     latency->samples, latency->p50, latency->p90, latency->p99,
+                     latency->p999, latency->max, latency->min, latency->mean);
+        }
+        else
+            fprintf (out, "null");
+        fprintf (out, ",\n     \"throughput\": ");
+        if (row->has_throughput) {
+            s_throughput_t *throughput = &row->throughput;
+            fprintf (out, "{\"sent\": %" PRIu64 ", \"received\": %" PRIu64 ", \"lost\": %"
+                     PRIu64 ", \"seconds\": %.6f, \"msgs_per_sec\": %.1f, \"lost_pct\": %.4f}",
+                     throughput->sent, throughput->received, throughput->lost,
+                     throughput->seconds, throughput->rate, throughput->lost_pct);
+        }
+        else
+            fprintf (out, "null");
+        s_ratios_t ratios = s_ratios (bench, row);
+        fprintf (out, ",\n     ");
+        s_json_ratio (out, "p50_vs_limit", ratios.p50_limit, false);
+        s_json_ratio (out, "p99_9_vs_limit", ratios.p999_limit, false);
+        s_json_ratio (out, "latency_vs_zmq_ipc", ratios.ipc_latency, false);
+        s_json_ratio (out, "throughput_vs_zmq_ipc", ratios.ipc_rate, true);
+        fprintf (out, "}%s\n", index + 1 < bench->nrows ? "," : "");
+    }
+    fprintf (out, "  ]\n}\n");
+}
+
+//  --------------------------------------------------------------------------
+
+//  The zmq context of the zmq rows.  A socket is made and closed at once
+//  so that libzmq starts its I/O thread now, from this unpinned thread:
+//  threads inherit the affinity of their creator, and an I/O thread pinned
+//  to side A's CPU would measure contention, not libzmq.
+static void *
+s_zmq_context (void)
+{
+    void *ctx = zmq_ctx_new ();
+    if (ctx) {
+        void *socket = zmq_socket (ctx, ZMQ_PUB);
+        if (socket)
+            zmq_close (socket);
+        else {
+            zmq_ctx_term (ctx);
+            ctx = NULL;
+        }
+    }
+    return ctx;
+}
+
+static void
+s_run_row (s_bench_t *bench, const s_scenario_t *scenario, size_t size)
+{
+    if (bench->nrows == S_ROWS_MAX)
+        return;
+    s_row_t *row = &bench->rows [bench->nrows++];
+    memset (row, 0, sizeof *row);
+    row->scenario = scenario;
+    row->size = size;
+    if (bench->progress)
+        fprintf (stderr, "\r\033[K  measuring %s %zu B...", scenario->name, size);
+    scenario->run (bench, row);
+    if (!row->failed && !row->has_latency && !row->has_throughput)
+        s_row_fail (row, "measured nothing");
+}
+
+int
+zshm_bench_main (int argc, char **argv)
+{
+    s_bench_t *bench = (s_bench_t *) calloc (1, sizeof (s_bench_t));
+    if (!bench) {
+        fprintf (stderr, "zshm bench: out of memory\n");
+        return 1;
+    }
+    static const size_t default_sizes [] = { 8, 64, 256, 1024, 4096 };
+    memcpy (bench->sizes, default_sizes, sizeof default_sizes);
+    bench->nsizes = sizeof default_sizes / sizeof default_sizes [0];
+    bench->capacity = S_CAPACITY;
+    bench->zmq_hwm = S_ZMQ_HWM;
+    bench->clock_name = "auto";
+    if (sched_getaffinity (0, sizeof bench->allowed, &bench->allowed)) {
+        fprintf (stderr, "zshm bench: sched_getaffinity: %s\n", strerror (errno));
+        free (bench);
+        return 1;
+    }
+    char reason [200];
+    int parsed = s_parse (bench, argc, argv, reason, sizeof reason);
+    if (parsed) {
+        if (parsed < 0)
+            fprintf (stderr, "zshm bench: %s\n", reason);
+        free (bench);
+        return parsed < 0 ? 1 : 0;
+    }
+    FILE *table = bench->json_path && strcmp (bench->json_path, "-") == 0 ? stderr : stdout;
+    FILE *json = NULL;
+    if (bench->json_path && table == stdout && !(json = fopen (bench->json_path, "w"))) {
+        fprintf (stderr, "zshm bench: cannot write %s: %s\n", bench->json_path, strerror (errno));
+        free (bench);
+        return 1;
+    }
+    if (s_clock_init (bench->clock_name, bench->quick ? 20 : 100)) {
+        fprintf (stderr, "zshm bench: no invariant TSC on this machine (try --clock monotonic)\n");
+        if (json)
+            fclose (json);
+        free (bench);
+        return 1;
+    }
+    bench->samples = (uint64_t *) malloc (bench->iterations * sizeof (uint64_t));
+    bench->zmq_ctx = s_zmq_context ();
+    if (!bench->samples || !bench->zmq_ctx) {
+        fprintf (stderr, "zshm bench: %s\n", bench->samples ? "cannot make a zmq context"
+                                                            : "out of memory for samples");
+        if (bench->zmq_ctx)
+            zmq_ctx_term (bench->zmq_ctx);
+        if (json)
+            fclose (json);
+        free (bench->samples);
+        free (bench);
+        return 1;
+    }
+    bench->progress = isatty (STDERR_FILENO);
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+
+    for (size_t index = 0; index < S_SCENARIOS; index++) {
+        const s_scenario_t *scenario = &s_scenarios [index];
+        if (!s_selected (bench, scenario))
+            continue;
+        if (scenario->sized)
+            for (int size = 0; size < bench->nsizes; size++)
+                s_run_row (bench, scenario, bench->sizes [size]);
+        else
+            s_run_row (bench, scenario, S_LINE_SIZE);
+    }
+    if (bench->progress)
+        fprintf (stderr, "\r\033[K");
+    signal (SIGINT, SIG_DFL);
+    signal (SIGTERM, SIG_DFL);
+
+    s_print_table (bench, table);
+    int rc = 0;
+    if (bench->json_path) {
+        FILE *out = json ? json : stdout;
+        s_print_json (bench, out);
+        if (json && fclose (json)) {
+            fprintf (stderr, "zshm bench: writing %s: %s\n", bench->json_path, strerror (errno));
+            rc = 1;
+        }
+    }
+    int failed = 0;
+    s_row_t *first = NULL;
+    for (int index = 0; index < bench->nrows; index++)
+        if (bench->rows [index].failed && failed++ == 0)
+            first = &bench->rows [index];
+    if (first) {
+        fprintf (stderr, "zshm bench: %d of %d rows failed (first: %s %zu B: %s)\n",
+                 failed, bench->nrows, first->scenario->name, first->size, first->error);
+        rc = 1;
+    }
+    zmq_ctx_term (bench->zmq_ctx);
+    free (bench->samples);
+    free (bench);
+    return rc;
+}
