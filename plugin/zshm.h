@@ -16,5 +16,6 @@
 #include "zshm_reader.h"
 #include "zshm_pub.h"
 #include "zshm_sub.h"
+#include "zshm_proto.h"
 
 #endif

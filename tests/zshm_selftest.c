@@ -15,6 +15,7 @@ static test_item_t s_tests [] = {
     { "zshm_reader", zshm_reader_test },
     { "zshm_pub", zshm_pub_test },
     { "zshm_sub", zshm_sub_test },
+    { "zshm_proto", zshm_proto_test },
 };
 
 int
