@@ -62,6 +62,8 @@ typedef struct {
     uint64_t forwarded;         //  messages forwarded
     uint64_t restarts;          //  zshm_sub_restarts when last looked
     int64_t checked;            //  zclock_usecs of the last pipe check
+    int hwm;                    //  the pipe's high-water mark, 0 none
+    bool sent;                  //  anything went into the pipe yet
     bool dead;                  //  publisher reported dead, not back yet
     bool events;                //  send $PUBLISHER_* events
     bool verbose;               //  log activity
@@ -106,7 +108,8 @@ s_subscriber_new (zsock_t *pipe, const char *endpoint, const char *subscribe)
     self->restarts = zshm_sub_restarts (self->sub);
     //  Never wait on the application: a full pipe fails at once (EAGAIN)
     zsock_set_sndtimeo (pipe, 0);
-    zsock_set_sndhwm (pipe, ZSHM_SUBSCRIBER_HWM);
+    self->hwm = ZSHM_SUBSCRIBER_HWM;
+    zsock_set_sndhwm (pipe, self->hwm);
     return self;
 }
 
@@ -121,6 +124,7 @@ s_flush (s_subscriber_t *self)
         if (zmsg_send (&msg, self->pipe) == -1)
             return false;
         zlist_pop (self->pending);
+        self->sent = true;
     }
     return true;
 }
@@ -184,6 +188,26 @@ s_forward (s_subscriber_t *self)
         }
     }
     self->forwarded++;
+    self->sent = true;
+}
+
+//  Set the pipe's high-water mark.  A libzmq pipe cannot lower its limit
+//  once messages have passed: the writer learns what the reader took only
+//  every so many messages (the reader's low-water mark), so a limit below
+//  what the writer still counts as unread would read as full for ever.
+//  Raising is safe at any time; lowering (and leaving "no limit", whose
+//  reader never reports back) only before anything was sent.
+static void
+s_set_hwm (s_subscriber_t *self, int hwm)
+{
+    bool raises = self->hwm != 0 && (hwm == 0 || hwm >= self->hwm);
+    if (self->sent && !raises) {
+        zsys_warning ("zshm_subscriber: HWM %d refused: it can only rise once "
+                      "messages have passed (now %d)", hwm, self->hwm);
+        return;
+    }
+    self->hwm = hwm;
+    zsock_set_sndhwm (self->pipe, hwm);
 }
 
 //  Obey one command from the application.
@@ -225,7 +249,7 @@ s_command (s_subscriber_t *self, zmsg_t *msg)
         char *end = NULL;
         long hwm = value ? strtol (value, &end, 10) : -1;
         if (value && *value && *end == '\0' && hwm >= 0 && hwm <= INT32_MAX)
-            zsock_set_sndhwm (self->pipe, (int) hwm);
+            s_set_hwm (self, (int) hwm);
         else
             zsys_warning ("zshm_subscriber: HWM needs a count, got '%s'", value ? value : "");
         zstr_free (&value);
@@ -406,7 +430,9 @@ zshm_subscriber_test (bool verbose)
 
     //  A failed start returns NULL with the subscriber's errno
     errno = 0;
-    assert (zshm_subscriber_new ("nowhere://x", "") == NULL && errno == EINVAL);
+    assert (zshm_subscriber_new ("shm://no good name", "") == NULL && errno == EINVAL);
+    errno = 0;
+    assert (zshm_subscriber_new ("nowhere://x", "") == NULL && errno != 0);
 
     //  The subscriber may come before its publisher
     zactor_t *sub = zshm_subscriber_new (endpoint, "a.");

@@ -66,6 +66,13 @@
         zstr_sendx (sub, "HWM", "5000", NULL);
             Messages waiting in the pipe before drops begin; 0 for no
             limit (the actor then never drops, and memory grows instead).
+            It may rise at any time, but only go down (or leave 0) before
+            the actor has sent anything: a libzmq pipe cannot lower its
+            limit under traffic.  To start with a low one, subscribe after:
+                sub = zshm_subscriber_new ("shm://ticks", NULL);
+                zstr_sendx (sub, "HWM", "100", NULL);
+                zstr_sendx (sub, "SUBSCRIBE", "ticks.", NULL);
+            A refused HWM is ignored with a warning.
 
         zstr_sendx (sub, "EVENTS", "0", NULL);
             "0" stops the $PUBLISHER_DEAD/_BACK events, "1" (the default)

@@ -16,6 +16,8 @@ static test_item_t s_tests [] = {
     { "zshm_pub", zshm_pub_test },
     { "zshm_sub", zshm_sub_test },
     { "zshm_proto", zshm_proto_test },
+    { "zshm_publisher", zshm_publisher_test },
+    { "zshm_subscriber", zshm_subscriber_test },
 };
 
 int
