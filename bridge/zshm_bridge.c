@@ -47,6 +47,10 @@
 
 //  Most streams (distinct link prefixes) a serving bridge keeps; more
 //  subscriptions are refused and counted, so peers cannot exhaust memory.
+//  A stream whose last subscriber left is kept (retired) and goes on
+//  numbering the messages it would have carried, so that a bridge that
+//  reconnects sees exactly what it missed as a link_sequence gap; retired
+//  streams are the first evicted when the table is full.
 #define S_STREAMS_MAX 1024
 
 //  Most distinct prefixes plain clients may subscribe to that we track.
@@ -296,6 +300,7 @@ typedef struct {
     uint64_t sequence;          //  last link_sequence sent on it
     uint64_t incarnation;       //  its link_incarnation, random, not 0
     int64_t last_send;          //  zclock_mono of its last message or heartbeat
+    bool active;                //  some bridge subscribes to it now
 } s_out_stream_t;
 
 //  A feeding bridge's stream: what it knows of one prefix it subscribes to.
@@ -854,8 +859,20 @@ s_serve_link_input (self_t *self)
         }
         else
         if (data [0] == 1) {
-            if (s_out_stream_find (self, data + 1, size - 1))
-                ;   //  XPUB reports a prefix once; be safe anyway
+            s_out_stream_t *stream = s_out_stream_find (self, data + 1, size - 1);
+            if (!stream && self->out_count == S_STREAMS_MAX)
+                for (size_t index = 0; index < self->out_count; index++)
+                    if (!self->out [index].active) {
+                        self->out [index] = self->out [--self->out_count];
+                        break;
+                    }
+            if (stream) {
+                stream->active = true;
+                zsys_info ("zshm-bridge: %s: bridge subscribed to \"%s\" (link %016" PRIx64
+                           " resumes after %" PRIu64 ")", self->name,
+                           s_printable (data + 2, size - 2, text, sizeof text),
+                           stream->incarnation, stream->sequence);
+            }
             else
             if (self->out_count == S_STREAMS_MAX) {
                 self->stats.refused++;
@@ -865,12 +882,13 @@ s_serve_link_input (self_t *self)
                                   s_printable (data + 2, size - 2, text, sizeof text));
             }
             else {
-                s_out_stream_t *stream = &self->out [self->out_count++];
+                stream = &self->out [self->out_count++];
                 memcpy (stream->tag, data + 1, size - 1);
                 stream->tag_size = size - 1;
                 stream->sequence = 0;
                 stream->incarnation = s_random64 ();
                 stream->last_send = zclock_mono ();
+                stream->active = true;
                 zsys_info ("zshm-bridge: %s: bridge subscribed to \"%s\" (link %016" PRIx64 ")",
                            self->name, s_printable (data + 2, size - 2, text, sizeof text),
                            stream->incarnation);
@@ -882,7 +900,7 @@ s_serve_link_input (self_t *self)
                 zsys_info ("zshm-bridge: %s: bridges left \"%s\" after %" PRIu64 " messages",
                            self->name, s_printable (data + 2, size - 2, text, sizeof text),
                            stream->sequence);
-                *stream = self->out [--self->out_count];
+                stream->active = false;
             }
         }
         zmsg_destroy (&msg);
@@ -944,6 +962,10 @@ s_serve_message (self_t *self, size_t frames)
         size_t prefix_size = stream->tag_size - 1;
         if (prefix_size > topic_size || memcmp (stream->tag + 1, topic, prefix_size) != 0)
             continue;
+        if (!stream->active) {
+            stream->sequence++;     //  counted, not sent: see S_STREAMS_MAX
+            continue;
+        }
         if (!meta_ready) {
             meta.version = ZSHM_BRIDGE_META_VERSION;
             meta.source_sequence = zshm_sub_seq (self->sub);
@@ -1010,7 +1032,7 @@ s_serve_heartbeats (self_t *self)
     void *handle = self->linksock ? zsock_resolve (self->linksock) : NULL;
     for (size_t index = 0; index < self->out_count; index++) {
         s_out_stream_t *stream = &self->out [index];
-        if (now - stream->last_send < self->heartbeat)
+        if (!stream->active || now - stream->last_send < self->heartbeat)
             continue;
         zshm_bridge_heartbeat_t heartbeat;
         memset (&heartbeat, 0, sizeof heartbeat);
@@ -1434,6 +1456,15 @@ s_feed_check_silence (self_t *self)
 //  --------------------------------------------------------------------------
 //  The actor shell
 
+static size_t
+s_active_streams (self_t *self)
+{
+    size_t active = 0;
+    for (size_t index = 0; index < self->out_count; index++)
+        active += self->out [index].active;
+    return active;
+}
+
 static char *
 s_stats_line (self_t *self)
 {
@@ -1447,7 +1478,7 @@ s_stats_line (self_t *self)
             s->read, s->sent_plain, s->sent_link, s->bytes, s->heartbeats, s->send_errors,
             self->sub ? zshm_sub_lost (self->sub) : 0,
             self->sub ? zshm_sub_restarts (self->sub) : 0,
-            zlistx_size (self->plain_subs), self->out_count, s->malformed, s->refused);
+            zlistx_size (self->plain_subs), s_active_streams (self), s->malformed, s->refused);
     return zsys_sprintf (
         "received=%" PRIu64 " published=%" PRIu64 " bytes=%" PRIu64 " heartbeats=%" PRIu64
         " gaps=%" PRIu64 " missing=%" PRIu64 " duplicates=%" PRIu64 " link_restarts=%" PRIu64
@@ -1907,6 +1938,8 @@ zshm_bridge_test (bool verbose)
     assert (zshm_bridge_start (feeder, reason, sizeof reason) == 0);
     zshm_sub_t *sub = zshm_sub_new (dest, "");
     assert (sub);
+    //  A zshm_sub attaches to an existing channel at its first receive.
+    assert (s_test_recv (sub, 0) == NULL);
     zsock_t *plain = zsock_new_sub (data_ep, "");
     assert (plain);
     //  Wait until both subscriptions reached the serving bridge.
@@ -1983,6 +2016,7 @@ zshm_bridge_test (bool verbose)
     assert (zshm_bridge_start (victim, reason, sizeof reason) == 0);
     zshm_sub_t *sub_c = zshm_sub_new (dest_c, "");
     assert (sub_c);
+    assert (s_test_recv (sub_c, 0) == NULL);
     zclock_sleep (100);
     //  Every message below starts with the stream tag "\0" (the victim
     //  subscribes to everything), so each one reaches the victim.
