@@ -15,8 +15,11 @@
 #     telemetry.proto and zshm_meta.proto are found in the installed
 #     ZSHM_PROTO_DIR, both to `import "market.proto";` from your schemas and
 #     to generate C for them (list market.pb-c.o among your objects);
-#   - ZSHM_CFLAGS and ZSHM_LIBS from pkg-config, added to CFLAGS and LDLIBS
-#     (set ZSHM_NO_FLAGS=1 before the include to add them yourself).
+#   - ZSHM_CFLAGS and ZSHM_LIBS from pkg-config, added to CPPFLAGS and
+#     LDLIBS, which make's built-in rules use; so `make CFLAGS=-O0` still
+#     works (set ZSHM_NO_FLAGS=1 before the include to add them yourself,
+#     and add them yourself if you set CPPFLAGS or LDLIBS on the command
+#     line).
 #
 # Variables you may set before the include: PKG_CONFIG (pkg-config),
 # PROTOC_C (protoc-c), ZSHM_PROTO_PATH (more directories to search for
@@ -42,7 +45,7 @@ ifeq ($(origin ZSHM_LIBS),undefined)
 ZSHM_LIBS := $(shell $(PKG_CONFIG) --libs zshm)
 endif
 ifndef ZSHM_NO_FLAGS
-CFLAGS += $(ZSHM_CFLAGS)
+CPPFLAGS += $(ZSHM_CFLAGS)
 LDLIBS += $(ZSHM_LIBS)
 endif
 
