@@ -15,9 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -511,13 +509,36 @@ s_test_readers (bool shm)
     errno = 0;
     CHECK (zshm_reader_try_recv (replay, buf, sizeof buf, &seq) == -1 && errno == EAGAIN);
 
+    //  While the writer holds a reservation, W1 has already marked the
+    //  oldest slot for the next lap: the ring holds one message fewer, and
+    //  a replay gets exactly those, losing none of them
+    uint64_t reserved;
+    unsigned char *slot = (unsigned char *) zshm_ring_reserve (pair.writer, &reserved);
+    CHECK (slot && reserved == 142);
+    zshm_reader_t *during = zshm_reader_new (pair.side);
+    zshm_reader_seek_oldest (during);
+    s_track_t during_track = { .last = zshm_reader_position (during) - 1, .slot_size = 48 };
+    uint64_t replayed = s_drain (during, &during_track);
+    CHECKF (replayed == CAPACITY - 2 && zshm_reader_lost (during) == 0,
+            "seek_oldest during a reservation: %llu replayed of the %d held, %llu lost",
+            (unsigned long long) replayed, CAPACITY - 2,
+            (unsigned long long) zshm_reader_lost (during));
+    CHECK (during_track.last == 141 && during_track.gaps == 0);
+    size_t size = tu_msg_size (142, TU_MSG_MIN, 48);
+    tu_msg_fill (slot, 142, size);
+    CHECK (zshm_ring_commit (pair.writer, size) == 0);
+    CHECK (s_drain (during, &during_track) == 1 && during_track.last == 142);
+    CHECK (s_drain (replay, &replay_track) == 1 && replay_track.last == 142);
+    zshm_reader_destroy (&during);
+
     //  The first two were lapped meanwhile, and account for it
     s_drain (first, &first_track);
     s_drain (second, &second_track);
-    CHECK (first_track.last == 141 && second_track.last == 141);
-    CHECK (zshm_reader_delivered (first) + zshm_reader_lost (first) == 141);
-    CHECK (zshm_reader_delivered (second) + zshm_reader_lost (second) == 141);
+    CHECK (first_track.last == 142 && second_track.last == 142);
+    CHECK (zshm_reader_delivered (first) + zshm_reader_lost (first) == 142);
+    CHECK (zshm_reader_delivered (second) + zshm_reader_lost (second) == 142);
     CHECK (zshm_reader_lost (first) == first_track.gaps);
+    CHECK (zshm_reader_lost (second) == second_track.gaps);
     zshm_reader_destroy (&replay);
     zshm_reader_destroy (&second);
     zshm_reader_destroy (&first);
@@ -654,9 +675,7 @@ s_writer_child (const char *name, uint64_t count, int *go_fd)
 {
     int ready [2], go [2];
     CHECK (pipe (ready) == 0 && pipe (go) == 0);
-    fflush (stdout);
-    pid_t pid = fork ();
-    CHECK (pid >= 0);
+    pid_t pid = tu_fork ();
     if (pid == 0) {
         close (ready [0]);
         close (go [1]);
@@ -703,9 +722,8 @@ s_test_dead_writer (void)
         CHECKF (size >= 0, "recv %d", count);
         s_track (&early_track, buf, size, seq);
     }
-    int status;
-    CHECK (waitpid (child, &status, 0) == child && WIFEXITED (status)
-           && WEXITSTATUS (status) == 0);
+    int status = tu_reap (child);
+    CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     CHECK (!zshm_ring_writer_alive (side));
     CHECK (zshm_ring_probe (name) == 0);
 
@@ -915,13 +933,34 @@ s_test_stress (void)
 
 //  --------------------------------------------------------------------------
 
-static void
+//  Run one scenario in a child process, so that a failure is reported and
+//  the other scenarios still run.  Returns 1 if it failed.
+static int
 s_run (const char *title, void (*test) (bool), bool shm)
 {
     if (s_verbose)
         printf (" * %s (%s)\n", title, shm ? "channel" : "heap");
-    test (shm);
+    tu_rng_next (&s_rng);       //  each scenario its own random numbers
+    pid_t child = tu_fork ();
+    if (child == 0) {
+        test (shm);
+        _exit (TU_PASS);
+    }
+    int status = tu_reap (child);
+    tu_cleanup (child);
+    if (WIFEXITED (status) && WEXITSTATUS (status) == TU_PASS)
+        return 0;
+    char text [64];
+    fprintf (stderr, "test_ring: %s (%s) failed: %s\n", title, shm ? "channel" : "heap",
+             tu_status (status, text, sizeof text));
+    return 1;
 }
+
+static void s_test_names_any (bool shm) { s_test_names (); }
+static void s_test_second_writer_any (bool shm) { s_test_second_writer (); }
+static void s_test_registry_any (bool shm) { s_test_registry (); }
+static void s_test_dead_writer_any (bool shm) { s_test_dead_writer (); }
+static void s_test_stress_any (bool shm) { s_test_stress (); }
 
 int
 main (int argc, char **argv)
@@ -932,28 +971,28 @@ main (int argc, char **argv)
     uint64_t seed = tu_seed ();
     tu_rng_seed (&s_rng, seed);
     printf ("test_ring: seed 0x%llx\n", (unsigned long long) seed);
-    //  Watchdog: a hang is a failure, not a stuck CI job
-    alarm (240);
+    tu_watchdog (240);
 
+    int failures = 0;
     for (int shm = 0; shm <= 1; shm++) {
-        s_run ("capacity", s_test_capacity, shm);
-        s_run ("empty", s_test_empty, shm);
-        s_run ("round trip", s_test_round_trip, shm);
-        s_run ("EMSGSIZE", s_test_msgsize, shm);
-        s_run ("small buffer", s_test_small_buffer, shm);
-        s_run ("peek and lap", s_test_peek_lap, shm);
-        s_run ("laps", s_test_laps, shm);
-        s_run ("readers", s_test_readers, shm);
+        failures += s_run ("capacity", s_test_capacity, shm);
+        failures += s_run ("empty", s_test_empty, shm);
+        failures += s_run ("round trip", s_test_round_trip, shm);
+        failures += s_run ("EMSGSIZE", s_test_msgsize, shm);
+        failures += s_run ("small buffer", s_test_small_buffer, shm);
+        failures += s_run ("peek and lap", s_test_peek_lap, shm);
+        failures += s_run ("laps", s_test_laps, shm);
+        failures += s_run ("readers", s_test_readers, shm);
     }
-    if (s_verbose)
-        printf (" * names, second writer, registry, dead writer\n");
-    s_test_names ();
-    s_test_second_writer ();
-    s_test_registry ();
-    s_test_dead_writer ();
-    if (s_verbose)
-        printf (" * threaded stress\n");
-    s_test_stress ();
+    failures += s_run ("names", s_test_names_any, true);
+    failures += s_run ("second writer", s_test_second_writer_any, true);
+    failures += s_run ("registry", s_test_registry_any, true);
+    failures += s_run ("dead writer and takeover", s_test_dead_writer_any, true);
+    failures += s_run ("threaded stress", s_test_stress_any, false);
+    if (failures) {
+        printf ("test_ring: FAIL (%d scenarios)\n", failures);
+        return TU_FAIL;
+    }
     printf ("test_ring: OK\n");
     return TU_PASS;
 }

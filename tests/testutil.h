@@ -23,13 +23,18 @@
 #ifndef TESTUTIL_H_INCLUDED
 #define TESTUTIL_H_INCLUDED
 
+#include <dirent.h>
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -273,6 +278,32 @@ tu_channel (char *buf, size_t size, const char *tag)
     return buf;
 }
 
+//  Remove every channel tu_channel made in process `pid` (tu-*-PID-N) and
+//  anything planted beside them (their -suffixed variants): after a child
+//  failed half-way, so that failures leave nothing in /dev/shm.  Returns
+//  how many entries it removed.
+static inline int
+tu_cleanup (pid_t pid)
+{
+    DIR *dir = opendir (zshm_ring_dir ());
+    if (!dir)
+        return 0;
+    char marker [32];
+    snprintf (marker, sizeof marker, "-%d-", (int) pid);
+    int removed = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        if (strncmp (entry->d_name, "zshm.tu-", 8) || !strstr (entry->d_name + 8, marker))
+            continue;
+        char path [4096];
+        snprintf (path, sizeof path, "%s/%s", zshm_ring_dir (), entry->d_name);
+        if (unlink (path) == 0 || rmdir (path) == 0)
+            removed++;
+    }
+    closedir (dir);
+    return removed;
+}
+
 //  The segment file of a channel: zshm_ring_dir()/zshm.NAME.
 static inline char *
 tu_segment_path (char *buf, size_t size, const char *name)
@@ -289,6 +320,150 @@ tu_require_shm (const char *program)
         printf ("%s: SKIP, %s is not writable\n", program, zshm_ring_dir ());
         exit (TU_SKIP);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Processes
+
+#define TU_CHILDREN_MAX 64
+
+//  Children the watchdog kills; the parent's, not inherited.
+static pid_t tu_children [TU_CHILDREN_MAX];
+static int tu_child_count = 0;
+
+static inline void
+tu_watchdog_expired (int signum)
+{
+    for (int index = 0; index < tu_child_count; index++)
+        if (tu_children [index] > 0)
+            kill (tu_children [index], SIGKILL);
+    static const char message [] = "FAIL: watchdog expired (a hang)\n";
+    if (write (STDERR_FILENO, message, sizeof message - 1) < 0)
+        _exit (TU_FAIL);
+    _exit (TU_FAIL);
+}
+
+//  Fail the test (exit 1, children killed) if it is still running after
+//  `seconds`: a hang is a failure, not a stuck CI job.
+static inline void
+tu_watchdog (unsigned seconds)
+{
+    signal (SIGALRM, tu_watchdog_expired);
+    alarm (seconds);
+}
+
+//  Forget a child the caller has reaped (so the watchdog never kills a
+//  recycled pid).
+static inline void
+tu_forget (pid_t pid)
+{
+    for (int index = 0; index < tu_child_count; index++)
+        if (tu_children [index] == pid)
+            tu_children [index] = 0;
+}
+
+//  fork, with output flushed first so nothing is printed twice.  The child
+//  dies with its parent (PR_SET_PDEATHSIG), has no watchdog of its own
+//  (SIGALRM kills it: set alarm() for a per-child limit), and no children.
+//  Returns what fork returns; fails the test if fork fails.
+static inline pid_t
+tu_fork (void)
+{
+    fflush (stdout);
+    fflush (stderr);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    CHECK (pid >= 0);
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (TU_FAIL);            //  orphaned before prctl took hold
+        alarm (0);
+        signal (SIGALRM, SIG_DFL);
+        tu_child_count = 0;
+    }
+    else {
+        int slot = 0;
+        while (slot < tu_child_count && tu_children [slot] > 0)
+            slot++;
+        if (slot < TU_CHILDREN_MAX) {
+            tu_children [slot] = pid;
+            if (slot == tu_child_count)
+                tu_child_count++;
+        }
+    }
+    return pid;
+}
+
+//  waitpid for one child, retrying on EINTR; returns its status.
+static inline int
+tu_reap (pid_t pid)
+{
+    int status = 0;
+    pid_t rc;
+    while ((rc = waitpid (pid, &status, 0)) == -1 && errno == EINTR)
+        ;
+    CHECKF (rc == pid, "waitpid (%d)", (int) pid);
+    tu_forget (pid);
+    return status;
+}
+
+//  Describe a wait status ("exit 1", "signal Killed").
+static inline const char *
+tu_status (int status, char *buf, size_t size)
+{
+    if (WIFEXITED (status))
+        snprintf (buf, size, "exit %d", WEXITSTATUS (status));
+    else
+    if (WIFSIGNALED (status))
+        snprintf (buf, size, "signal %s", strsignal (WTERMSIG (status)));
+    else
+        snprintf (buf, size, "status 0x%x", status);
+    return buf;
+}
+
+static inline void
+tu_write_all (int fd, const void *data, size_t size)
+{
+    const char *bytes = (const char *) data;
+    while (size) {
+        ssize_t rc = write (fd, bytes, size);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        CHECKF (rc > 0, "write to pipe");
+        bytes += rc;
+        size -= (size_t) rc;
+    }
+}
+
+//  Read exactly size bytes, waiting at most timeout_ms in all (-1: no
+//  limit).  Returns 1, 0 on end of file, -1 on timeout.
+static inline int
+tu_read_all (int fd, void *data, size_t size, int timeout_ms)
+{
+    char *bytes = (char *) data;
+    int64_t deadline = tu_now_ns () + (int64_t) timeout_ms * 1000000LL;
+    while (size) {
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - tu_now_ns ();
+            struct pollfd item = { fd, POLLIN, 0 };
+            int rc = left > 0 ? poll (&item, 1, (int) ((left + 999999) / 1000000)) : 0;
+            if (rc < 0 && errno == EINTR)
+                continue;
+            CHECK (rc >= 0);
+            if (rc == 0)
+                return -1;
+        }
+        ssize_t rc = read (fd, bytes, size);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        CHECKF (rc >= 0, "read from pipe");
+        if (rc == 0)
+            return 0;
+        bytes += rc;
+        size -= (size_t) rc;
+    }
+    return 1;
 }
 
 //  A number from the environment, or `fallback`.
