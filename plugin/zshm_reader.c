@@ -135,15 +135,20 @@ zshm_reader_destroy (zshm_reader_t **self_p)
     }
 }
 
-//  We expected `position` but its slot holds `seq`, a later lap: the writer
+//  We expected `position` but its slot's `state` is a later lap: the writer
 //  overwrote what we wanted.  Resume half a ring behind the writer, the
 //  middle of what the ring still holds, so we are not lapped again at once,
 //  and count everything skipped as lost.  We always move forward.
 static void
-s_resync (zshm_reader_t *self, uint64_t seq)
+s_resync (zshm_reader_t *self, uint64_t state)
 {
     uint64_t half = self->ring->capacity / 2;
-    uint64_t target = seq + 1 - half;
+    //  The newest message surely published: a clean state's own; for a
+    //  dirty mark (W1 of the message before it, still being written), two
+    //  before it.
+    uint64_t seq = state & ZSHM_SEQ_MASK;
+    uint64_t newest = !(state & ZSHM_DIRTY) ? seq : seq > 2 ? seq - 2 : 0;
+    uint64_t target = newest + 1 > half ? newest + 1 - half : 0;
     //  The writer may be up to a ring past `seq` already; its head (relaxed,
     //  a hint that only ever lags) keeps us off slots about to go.
     uint64_t head = zshm_load_relaxed (&self->ring->header->head);
@@ -189,7 +194,7 @@ s_read (zshm_reader_t *self, void *buf, size_t max, size_t *size_p, uint64_t *se
         if (verdict == S_WAIT)
             return 0;
         if (verdict == S_LAPPED) {
-            s_resync (self, state & ZSHM_SEQ_MASK);
+            s_resync (self, state);
             continue;
         }
         //  R2: the length, clamped so that no copy leaves the slot.
@@ -207,7 +212,7 @@ s_read (zshm_reader_t *self, void *buf, size_t max, size_t *size_p, uint64_t *se
         uint64_t again = zshm_load_relaxed (&slot->state);
         if (again != state) {
             //  Torn: overwritten while we copied.  Discard the copy.
-            s_resync (self, again & ZSHM_SEQ_MASK);
+            s_resync (self, again);
             continue;
         }
         self->position = expected + 1;
@@ -399,7 +404,7 @@ zshm_reader_peek (zshm_reader_t *self, size_t *size_p, uint64_t *seq_p)
         if (verdict == S_WAIT)
             break;
         if (verdict == S_LAPPED) {
-            s_resync (self, state & ZSHM_SEQ_MASK);
+            s_resync (self, state);
             continue;
         }
         size_t size = zshm_load_relaxed (&slot->length);            //  R2
@@ -408,7 +413,7 @@ zshm_reader_peek (zshm_reader_t *self, size_t *size_p, uint64_t *seq_p)
             zshm_fence_acquire ();
             uint64_t again = zshm_load_relaxed (&slot->state);
             if (again != state)
-                s_resync (self, again & ZSHM_SEQ_MASK);
+                s_resync (self, again);
             else {
                 self->position++;
                 self->lost++;
@@ -445,7 +450,7 @@ zshm_reader_advance (zshm_reader_t *self)
     zshm_fence_acquire ();
     uint64_t again = zshm_load_relaxed (&slot->state);              //  R5
     if (again != self->peek_state) {
-        s_resync (self, again & ZSHM_SEQ_MASK);
+        s_resync (self, again);
         return false;
     }
     self->position++;
@@ -482,7 +487,15 @@ zshm_reader_seek_oldest (zshm_reader_t *self)
     //  The ring holds head-capacity+1 .. head-1; slot (head) is dirty.
     uint64_t head = zshm_load_relaxed (&self->ring->header->head);
     uint64_t span = self->ring->capacity - 1;
-    self->position = head > span ? head - span : 1;
+    uint64_t position = head > span ? head - span : 1;
+    //  While the writer holds a reservation for head (between reserve and
+    //  commit, or dead there), its W1 has already marked the oldest slot
+    //  for the next lap: the oldest message still held is the one after.
+    //  Relaxed: a mark that lands after this load is an ordinary lap.
+    if (position < head
+    &&  (zshm_load_relaxed (&zshm_ring_slot (self->ring, position)->state) & ZSHM_DIRTY))
+        position++;
+    self->position = position;
     self->peeked = false;
     s_publish (self);
 }

@@ -259,14 +259,26 @@ s_lock_writer (int fd)
 static void
 s_take_over (zshm_ring_t *self)
 {
-    uint64_t last = 0;
+    uint64_t last = 0, lowest_dirty = UINT64_MAX;
     for (uint64_t index = 0; index < self->capacity; index++) {
         zshm_slot_t *slot = (zshm_slot_t *) (self->slots + index * self->stride);
         uint64_t state = zshm_load_relaxed (&slot->state);
-        if (!(state & ZSHM_DIRTY) && (state & ZSHM_SEQ_MASK) > last)
-            last = state & ZSHM_SEQ_MASK;
+        uint64_t seq = state & ZSHM_SEQ_MASK;
+        if (state & ZSHM_DIRTY) {
+            if (seq < lowest_dirty)
+                lowest_dirty = seq;
+        }
+        else
+        if (seq > last)
+            last = seq;
     }
     self->next = last + 1;
+    //  A 2-slot ring whose writer died between reserve and commit has both
+    //  slots dirty and no clean slot to say where it stopped; the lowest
+    //  dirty mark is the sequence it had reserved.  In every other state
+    //  lowest_dirty == last + 1.
+    if (lowest_dirty != UINT64_MAX && lowest_dirty > self->next)
+        self->next = lowest_dirty;
     //  Restore the invariant: the slot we fill next is dirty.  Readers
     //  waiting for it already see it dirty or clean with an older lap.
     zshm_store_relaxed (&zshm_ring_slot (self, self->next)->state, ZSHM_DIRTY | self->next);
@@ -285,7 +297,12 @@ s_new_heap (uint64_t capacity, uint64_t slot_size)
     if (!self)
         return NULL;
     size_t total = zshm_layout_total (capacity, slot_size);
-    uint8_t *base = (uint8_t *) aligned_alloc (4096, total);
+    //  posix_memalign, not aligned_alloc: C11's aligned_alloc wants the
+    //  size to be a multiple of the alignment, and a ring's total is not.
+    void *memory = NULL;
+    if (posix_memalign (&memory, 4096, total))
+        memory = NULL;
+    uint8_t *base = (uint8_t *) memory;
     if (!base) {
         free (self);
         errno = ENOMEM;

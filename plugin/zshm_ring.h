@@ -52,6 +52,9 @@ typedef struct _zshm_ring_t zshm_ring_t;
 //  and continues its sequence; readers keep reading.
 //  Returns a new ring, owned by the caller, or NULL with errno set
 //  (EINVAL bad name or size, EBUSY, EEXIST, ENOSPC, EACCES...).
+//  The writer's lock belongs to its open file: children forked after this
+//  call share it, and readers see the writer alive while any of them lives.
+//  Create the ring in the process that publishes, after forking workers.
 zshm_ring_t *
     zshm_ring_new (const char *name, size_t capacity, size_t slot_size);
 
