@@ -1181,8 +1181,9 @@ s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t
     const char *prefix = s_printable (stream->prefix, stream->size, text, sizeof text);
     bool same_link = stream->incarnation == incarnation;
     if (stream->incarnation == 0)
-        zsys_info ("zshm-bridge: %s: stream \"%s\": joined link %016" PRIx64 " at %" PRIu64
-                   " (source %s)", self->name, prefix, incarnation, sequence, channel);
+        zsys_info ("zshm-bridge: %s: stream \"%s\": joined link %016" PRIx64 " after link "
+                   "sequence %" PRIu64 " (source %s)", self->name, prefix, incarnation,
+                   heartbeat ? sequence : sequence - 1, channel);
     else
     if (!same_link) {
         //  The serving bridge restarted (or the stream was started anew):
