@@ -341,6 +341,9 @@ s_open_shm (char *spec, s_channel_t *channel, size_t *maxmsg_p)
         if (streq (option, "replace"))
             rc = s_parse_size (value, 0, 1, &replace);
         else
+        if (streq (option, "idle") || streq (option, "from"))
+            rc = 0;             //  the subscriber's: one endpoint string serves both
+        else
         if (streq (option, "mode")) {
             char *end;
             rc = -1;

@@ -26,6 +26,9 @@
                      every endpoint (tcp:// too).
         replace=1    replace a dead writer's segment of another layout
 
+    The subscriber's options (idle, from) are accepted and ignored, so that
+    one endpoint string serves both sides.
+
     A message is one or more frames; frame 0 is the topic, exactly as on a
     ZeroMQ PUB socket.  Messages larger than a slot are split over
     consecutive slots and reassembled by subscribers, all or nothing.

@@ -65,6 +65,7 @@ typedef struct {
     uint8_t *data;              //  prefix bytes (owned; NULL when empty)
     size_t size;                //  bytes
     size_t count;               //  times subscribed
+    uint64_t since;             //  first sequence it applies to (shm)
 } s_prefix_t;
 
 //  A frame of the last message, within the body buffer.
@@ -156,16 +157,28 @@ s_grow (void **buf_p, size_t *max_p, size_t size, size_t unit, size_t cap)
 //  --------------------------------------------------------------------------
 //  Subscriptions
 
+//  Does a message published as `seq` with this topic match?  As on a
+//  ZeroMQ PUB, a subscription applies to messages published after it was
+//  made, not to older ones still waiting to be read.
 static bool
-s_matches (zshm_sub_t *self, const uint8_t *topic, size_t size)
+s_matches (zshm_sub_t *self, const uint8_t *topic, size_t size, uint64_t seq)
 {
     for (size_t index = 0; index < self->prefix_count; index++) {
         s_prefix_t *prefix = &self->prefixes [index];
-        if (prefix->size <= size
+        if (prefix->size <= size && seq >= prefix->since
         &&  (prefix->size == 0 || memcmp (prefix->data, topic, prefix->size) == 0))
             return true;
     }
     return false;
+}
+
+//  Make every subscription apply to the whole ring: on a new segment
+//  (whose sequences start again) and for a replay.
+static void
+s_prefixes_from_start (zshm_sub_t *self)
+{
+    for (size_t index = 0; index < self->prefix_count; index++)
+        self->prefixes [index].since = 0;
 }
 
 static s_prefix_t *
@@ -205,6 +218,8 @@ zshm_sub_subscribe_bytes (zshm_sub_t *self, const void *data, size_t size)
         prefix->data = copy;
         prefix->size = size;
         prefix->count = 0;
+        //  The writer's next sequence, sampled (it may lag by a message).
+        prefix->since = self->ring ? zshm_ring_head (self->ring) : 0;
     }
     if (self->sock
     &&  zmq_setsockopt (zsock_resolve (self->sock), ZMQ_SUBSCRIBE, data, size)) {
@@ -310,6 +325,10 @@ s_parse_shm (zshm_sub_t *self, char *spec)
         else
         if (streq (option, "maxmsg"))
             rc = s_parse_size (value, ZSHM_RECORD_BODY_MIN, ZSHM_RECORD_TOTAL_MAX, &self->maxmsg);
+        else
+        if (streq (option, "capacity") || streq (option, "slot") || streq (option, "mode")
+        ||  streq (option, "replace"))
+            rc = 0;             //  the publisher's: one endpoint string serves both
         if (rc) {
             errno = EINVAL;
             return -1;
@@ -443,18 +462,21 @@ s_attach (zshm_sub_t *self, bool replaced)
     //  Where to start.  A channel created after this subscriber holds only
     //  messages published since we subscribed: take them all, as a zmq
     //  SUB connected before the bind would.  Otherwise the latest, as zmq.
-    if (self->from_oldest || replaced || (int64_t) info.created_ns >= self->created_ns)
+    bool oldest = self->from_oldest || replaced
+               || (int64_t) info.created_ns >= self->created_ns;
+    if (oldest)
         zshm_reader_seek_oldest (reader);
     self->ring = ring;
     self->reader = reader;
+    s_prefixes_from_start (self);
     self->dev = before.st_dev;
     self->ino = before.st_ino;
     self->incarnation = info.incarnation;
     self->assembling = false;
     self->lost_mark = zshm_reader_lost (reader);
     //  A channel whose writer is already dead: nothing to wait for but a
-    //  restart, unless we were asked to replay what it left.
-    self->state = info.writer_alive || self->from_oldest || replaced ? S_LIVE : S_DEAD;
+    //  restart, unless what it left is ours to read (then EPIPE after it).
+    self->state = info.writer_alive || oldest ? S_LIVE : S_DEAD;
     return 0;
 }
 
@@ -465,11 +487,13 @@ s_reconnect (zshm_sub_t *self)
     if (self->state == S_ABSENT)
         return s_attach (self, false);
     assert (self->state == S_DEAD);
-    //  A takeover: the same segment has a live writer with a new
-    //  incarnation (a live lock with the old incarnation is a writer still
-    //  busy taking over, or one replacing the file: look again later).
+    //  A takeover: the same segment has a new writer incarnation.  (A
+    //  live lock with the old incarnation is a writer still busy taking
+    //  over, or one replacing the file: look again later.)  The new writer
+    //  may be dead again already; then we read what it left and report
+    //  EPIPE again.
     uint64_t incarnation = zshm_ring_incarnation (self->ring);
-    if (incarnation != self->incarnation && zshm_ring_writer_alive (self->ring)) {
+    if (incarnation != self->incarnation) {
         self->incarnation = incarnation;
         self->restarts++;
         self->state = S_LIVE;
@@ -578,7 +602,8 @@ s_complete (zshm_sub_t *self, size_t total, uint64_t first_seq, bool decided)
         return 0;
     }
     if (!decided
-    &&  !s_matches (self, self->body + self->frames [0].offset, self->frames [0].size)) {
+    &&  !s_matches (self, self->body + self->frames [0].offset, self->frames [0].size,
+                    first_seq)) {
         self->frame_count = 0;
         return 0;
     }
@@ -677,7 +702,7 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
             return 0;
         }
         if (rc > 0) {
-            if (!s_matches (self, self->body + offset, topic_size)) {
+            if (!s_matches (self, self->body + offset, topic_size, self->first_seq)) {
                 //  Not for us: its remaining fragments are skipped as
                 //  orphans, by their headers alone.
                 self->assembling = false;
@@ -927,6 +952,7 @@ zshm_sub_seek_oldest (zshm_sub_t *self)
         return -1;
     }
     zshm_reader_seek_oldest (self->reader);
+    s_prefixes_from_start (self);
     //  Abandoned by choice, not lost.
     self->assembling = false;
     self->lost_mark = zshm_reader_lost (self->reader);
@@ -939,6 +965,13 @@ zshm_sub_lost (zshm_sub_t *self)
     assert (self);
     return self->lost_base + self->dropped
          + (self->reader ? zshm_reader_lost (self->reader) : 0);
+}
+
+uint64_t
+zshm_sub_dropped (zshm_sub_t *self)
+{
+    assert (self);
+    return self->dropped;
 }
 
 uint64_t

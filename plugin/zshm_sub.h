@@ -19,6 +19,9 @@
                                          ones are dropped and counted lost
                                          (default 16 MiB)
 
+    The publisher's options (capacity, slot, mode, replace) are accepted
+    and ignored, so that one endpoint string serves both sides.
+
     ZeroMQ semantics: prefix subscriptions on frame 0, binary-safe, several
     at once; no subscription means no messages; multipart messages arrive
     all or nothing with empty frames preserved.  Unlike zmq, a subscriber
@@ -102,7 +105,12 @@ zmsg_t *
     zshm_sub_recv_msg (zshm_sub_t *self);
 
 //  Add or remove a prefix subscription, as ZMQ_SUBSCRIBE/UNSUBSCRIBE do
-//  (subscriptions are counted: subscribe twice, unsubscribe twice).
+//  (subscriptions are counted: subscribe twice, unsubscribe twice).  As
+//  with zmq, a new subscription applies to messages published after it,
+//  not to older ones still unread (a replay, from=oldest or
+//  zshm_sub_seek_oldest, applies every subscription to all the ring
+//  holds); an unsubscribe applies to everything not yet received.
+//  Unsubscribing an unknown prefix does nothing, as in zmq.
 //  Returns 0, or -1 with errno.
 int
     zshm_sub_subscribe (zshm_sub_t *self, const char *prefix);
@@ -134,6 +142,11 @@ int
 //  them, plus messages dropped for a missing fragment or beyond maxmsg.
 uint64_t
     zshm_sub_lost (zshm_sub_t *self);
+
+//  Of zshm_sub_lost, the whole messages this subscriber dropped itself: a
+//  fragment missing or out of order, larger than maxmsg, or malformed.
+uint64_t
+    zshm_sub_dropped (zshm_sub_t *self);
 
 //  Times the publisher was seen to restart (a new writer incarnation).
 uint64_t
