@@ -126,3 +126,8 @@ lacks () {
     ! grep -qF -- "$2" "$WORK/$1.out" || fail "output of $1 has '$2':
 $(cat "$WORK/$1.out")"
 }
+
+# unhex HEX: write the bytes on stdout.
+unhex () {
+    "$PYTHON" -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$1"
+}

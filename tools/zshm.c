@@ -19,6 +19,7 @@ typedef struct {
 
 static const s_command_t s_commands [] = {
     { "stat", zshm_stat_main, "show channels, writers, rates and readers' lag" },
+    { "cat", zshm_cat_main, "print a channel's messages, decoding protobuf" },
     { "clean", zshm_clean_main, "remove channels whose writer is dead" },
     { "bench", zshm_bench_main, "measure zshm against ZeroMQ on this machine" },
 };
