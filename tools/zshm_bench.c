@@ -1535,13 +1535,15 @@ s_zmq_tcp (s_bench_t *bench, s_row_t *row)
 #define S_IPC_NAME   "zmq-ipc"
 
 static const s_scenario_t s_scenarios [] = {
-    { S_LIMIT_NAME,   "core-to-core limit: a cache-line ping-pong between two threads",
+    { S_LIMIT_NAME,   "two threads bounce a counter between two cache lines",
       false, s_limit },
-    { "ring-thread",  "zshm ring on the heap, two threads", true, s_ring_thread },
-    { "ring-process", "zshm ring in shared memory, two processes", true, s_ring_process },
-    { "zmq-inproc",   "libzmq PUB/SUB over inproc, two threads", true, s_zmq_inproc },
-    { S_IPC_NAME,     "libzmq PUB/SUB over ipc, two threads", true, s_zmq_ipc },
-    { "zmq-tcp",      "libzmq PUB/SUB over tcp 127.0.0.1, two threads", true, s_zmq_tcp },
+    { "ring-thread",  "zshm ring on the heap, between two threads", true, s_ring_thread },
+    { "ring-process", "zshm ring in shared memory, between two processes", true,
+      s_ring_process },
+    { "zmq-inproc",   "libzmq PUB/SUB over inproc, between two threads", true, s_zmq_inproc },
+    { S_IPC_NAME,     "libzmq PUB/SUB over ipc, between two threads", true, s_zmq_ipc },
+    { "zmq-tcp",      "libzmq PUB/SUB over tcp 127.0.0.1, between two threads", true,
+      s_zmq_tcp },
 };
 
 #define S_SCENARIOS (sizeof s_scenarios / sizeof s_scenarios [0])
@@ -1555,22 +1557,23 @@ s_usage (FILE *out)
     fprintf (out,
 "usage: zshm bench [OPTIONS]\n"
 "\n"
-"Measure zshm rings against libzmq PUB/SUB on this machine, in one run, with\n"
-"side A (pinger, writer) pinned to one CPU and side B (echoer, reader) to\n"
-"another.  Rows (see --list):\n"
-"  limit         core-to-core limit: two threads bounce a value between two\n"
-"                cache lines; every ratio is against its p50\n"
-"  ring-thread   heap rings between two threads\n"
-"  ring-process  shared-memory rings between two processes\n"
-"  zmq-inproc, zmq-ipc, zmq-tcp   libzmq PUB/SUB between two threads\n"
+"Measure zshm against libzmq PUB/SUB on this machine, in one run, with side A\n"
+"(pinger, writer) pinned to one CPU and side B (echoer, reader) to another.\n"
+"Rows:\n");
+    for (size_t index = 0; index < S_SCENARIOS; index++)
+        fprintf (out, "  %-14s %s\n", s_scenarios [index].name, s_scenarios [index].summary);
+    fprintf (out,
 "For each row and payload size:\n"
 "  latency     ping-pong, A->B on one channel and B->A on another; one-way =\n"
 "              round trip / 2, as p50/p90/p99/p99.9/max over every round trip\n"
 "              after the warm-up; the timer's own cost is subtracted\n"
-"  throughput  A sends back-to-back, B receives: received msg/s, and lost %%\n"
-"              (the reader's lost count, or gaps in zmq sequence numbers)\n"
-"Ratios: p50/lim and p99.9/lim divide by the limit's p50; 'vs ipc' is zmq-ipc's\n"
-"p50 over this p50, and this msg/s over zmq-ipc's, at the same size.\n"
+"  throughput  A sends back-to-back for --duration-ms, B receives: received\n"
+"              msg/s (first send to B's last message) and lost %% (the ring\n"
+"              reader's lost count, or gaps in zmq sequence numbers)\n"
+"Ring readers spin on zshm_reader_try_recv and receive by copy.  zmq rows use\n"
+"one context whose I/O thread is not pinned.  Ratios: p50/lim and p99.9/lim\n"
+"divide by the limit's p50; 'vs ipc' is zmq-ipc's p50 over this p50, and this\n"
+"msg/s over zmq-ipc's, at the same size (higher is better).\n"
 "\n"
 "options:\n"
 "  --cpus A,B        CPUs for side A and B (default: the first two allowed)\n"
@@ -1580,14 +1583,15 @@ s_usage (FILE *out)
 "                    --quick: %d); at least %d even past the time cap\n"
 "  --warmup N        round trips not recorded, per row (default %d; --quick: %d)\n"
 "  --sizes LIST      payload sizes in bytes, %d to %d (default 8,64,256,1024,4096)\n"
-"  --capacity N      ring slots (default %d)\n"
+"  --capacity N      ring slots (default %d, as zshm_pub's)\n"
 "  --zmq-hwm N       SNDHWM of every PUB and RCVHWM of every SUB (default %d;\n"
 "                    libzmq's own default is 1000); PUB drops beyond it\n"
 "  --only LIST       rows to run, by name (the limit always runs)\n"
 "  --clock NAME      auto (TSC if invariant, else CLOCK_MONOTONIC), tsc, monotonic\n"
 "  --quick           a short run (a second or two) for smoke tests\n"
 "  --json FILE       also write every result as JSON to FILE ('-': stdout, and\n"
-"                    the table goes to stderr)\n"
+"                    the table goes to stderr); one object per row with its\n"
+"                    latency (ns), throughput and ratios, null where not measured\n"
 "  --list            list the rows and exit\n"
 "  --help            this help\n"
 "\n"
@@ -2032,9 +2036,9 @@ s_print_json (s_bench_t *bench, FILE *out)
     fprintf (out, "{\n  \"tool\": \"zshm bench\",\n  \"version\": \"%d.%d.%d\",\n",
              ZSHM_VERSION_MAJOR, ZSHM_VERSION_MINOR, ZSHM_VERSION_PATCH);
     fprintf (out, "  \"cpus\": [%d, %d],\n", bench->cpu_a, bench->cpu_b);
-    fprintf (out, "  \"clock\": \"%s\",\n  \"ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.2f,\n",
-             s_clock.tsc ? "tsc" : "monotonic", s_clock.ns_per_tick,
-             s_ticks_ns (s_clock.overhead));
+    fprintf (out, "  \"clock\": \"%s\",\n  \"ns_per_tick\": %.6f,\n",
+             s_clock.tsc ? "tsc" : "monotonic", s_clock.ns_per_tick);
+    fprintf (out, "  \"timer_overhead_ns\": %.2f,\n", s_ticks_ns (s_clock.overhead));
     fprintf (out, "  \"quick\": %s,\n  \"duration_ms\": %" PRIu64 ",\n  \"iterations\": %" PRIu64
              ",\n  \"warmup\": %" PRIu64 ",\n  \"ring_capacity\": %zu,\n  \"zmq_hwm\": %d,\n",
              bench->quick ? "true" : "false", bench->duration_ms, bench->iterations,
