@@ -395,12 +395,20 @@ s_sub_decode (zshm_sub_t *self, s_sub_state_t *state,
     if (strcmp (type, descriptor->name) != 0 && !(state->untyped && *type == '\0'))
         return s_sub_fail (state, EPROTO);
 
-    size_t topic_size, size;
+    //  Both frames exist (counted above); an empty one may come back as
+    //  NULL, which protobuf-c must not be handed.
+    static const uint8_t empty [1] = { 0 };
+    size_t topic_size = 0, size = 0;
     const void *topic = zshm_sub_frame (self, 0, &topic_size);
     const void *payload = zshm_sub_frame (self, 1, &size);
-    if (!topic || !payload)
+    if ((!topic && topic_size) || (!payload && size))
         return s_sub_fail (state, EPROTO);
-    //  Topic first: unpacking resets nothing, it only allocates after it.
+    if (!topic)
+        topic = empty;
+    if (!payload)
+        payload = empty;
+    //  The topic's copy goes first in the arena, the message after it; both
+    //  stay until the next reset.
     char *topic_copy = NULL;
     if (topic_p) {
         topic_copy = (char *) zshm_proto_arena_alloc (state->arena, topic_size + 1);
