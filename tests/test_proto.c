@@ -16,7 +16,9 @@
     - a message larger than the publisher's maxmsg fails with EMSGSIZE
       and leaves the publisher usable;
     - results live until the next receive: the arena is reused, and a
-      second subscriber has its own.
+      second subscriber has its own;
+    - over tcp:// (no type name on the wire) messages are refused unless
+      the subscriber accepts untyped ones, and then round-trip too.
     =========================================================================
 */
 
@@ -402,6 +404,58 @@ s_test_lifetimes (zshm_pub_t *pub, zshm_sub_t *sub, proto_samples_t *samples)
     zshm_sub_destroy (&other);
 }
 
+//  Over tcp:// the ZeroMQ wire carries [topic][payload] and no type name:
+//  such messages are refused unless the subscriber accepts untyped ones,
+//  and then they decode like any other.
+static void
+s_test_tcp (proto_samples_t *samples)
+{
+    zshm_pub_t *pub = zshm_pub_new ("tcp://127.0.0.1:*");
+    CHECK (pub && zshm_pub_sock (pub));
+    const char *endpoint = zsock_endpoint (zshm_pub_sock (pub));
+    CHECK (endpoint);
+    zshm_sub_t *sub = zshm_sub_new (endpoint, "tcp.");
+    CHECK (sub);
+    zshm_sub_set_rcvtimeo (sub, 100);
+
+    //  ZeroMQ's slow joiner: publish until the subscription has arrived.
+    ProtobufCMessage *got = NULL;
+    int attempts = 0;
+    while (attempts++ < 100) {
+        CHECK (zshm_pub_send_proto (pub, "tcp.tick", &samples->tick.base) == 0);
+        got = zshm_sub_recv_proto (sub, &zshm__market__tick__descriptor, NULL);
+        if (got || errno != EAGAIN)
+            break;
+    }
+    CHECKF (attempts <= 100, "nothing arrived over tcp");
+    if (!got) {
+        CHECK (errno == EPROTO);
+        CHECK (streq (zshm_sub_type (sub), ""));
+        CHECK (zshm_sub_proto_errors (sub) == 1);
+        CHECK (zshm_sub_set_proto_untyped (sub, true) == 0);
+        CHECK (zshm_pub_send_proto (pub, "tcp.tick", &samples->tick.base) == 0);
+        zshm_sub_set_rcvtimeo (sub, 5000);
+        //  Ticks sent while the subscription was settling may be queued.
+        got = zshm_sub_recv_proto (sub, &zshm__market__tick__descriptor, NULL);
+    }
+    CHECK (got && proto_samples_equal (got, &samples->tick.base));
+    //  Drop Ticks still queued from the settling loop: untyped, they would
+    //  decode as anything.
+    zshm_sub_set_rcvtimeo (sub, 200);
+    while (zshm_sub_recv (sub) > 0)
+        ;
+    CHECK (errno == EAGAIN);
+    //  A big message crosses tcp whole.
+    CHECK (zshm_pub_send_proto (pub, "tcp.telemetry", &samples->telemetry.base) == 0);
+    zshm_sub_set_rcvtimeo (sub, 5000);
+    const char *topic = NULL;
+    got = zshm_sub_recv_proto (sub, &zshm__telemetry__telemetry__descriptor, &topic);
+    CHECK (got && streq (topic, "tcp.telemetry"));
+    CHECK (proto_samples_equal (got, &samples->telemetry.base));
+    zshm_sub_destroy (&sub);
+    zshm_pub_destroy (&pub);
+}
+
 int
 main (void)
 {
@@ -429,6 +483,7 @@ main (void)
     s_test_garbage (pub, sub, samples);
     s_test_lifetimes (pub, sub, samples);
     s_test_too_large (samples);
+    s_test_tcp (samples);
 
     zshm_sub_destroy (&sub);
     zshm_pub_destroy (&pub);
