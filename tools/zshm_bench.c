@@ -288,6 +288,7 @@ struct _s_bench_t {
     uint64_t nsamples;          //  recorded in the current row
     unsigned serial;            //  makes channel and endpoint names unique
     bool progress;              //  stderr is a terminal: show progress
+    double load [2];            //  1-minute load average before and after
     int nrows;                  //  rows measured
     s_row_t rows [S_ROWS_MAX];  //  results, in table order
 };
@@ -1932,6 +1933,21 @@ s_ratios (s_bench_t *bench, s_row_t *row)
     return ratios;
 }
 
+//  The 1-minute load average, -1 if unknown.  Figures taken beside other
+//  busy processes are not the machine's; the table says so.
+static double
+s_loadavg (void)
+{
+    double load = -1;
+    FILE *file = fopen ("/proc/loadavg", "r");
+    if (file) {
+        if (fscanf (file, "%lf", &load) != 1)
+            load = -1;
+        fclose (file);
+    }
+    return load;
+}
+
 static void
 s_print_table (s_bench_t *bench, FILE *out)
 {
@@ -1943,6 +1959,11 @@ s_print_table (s_bench_t *bench, FILE *out)
         fprintf (out, " %.0f MHz", 1e3 / s_clock.ns_per_tick);
     fprintf (out, " (timer pair %.0f ns, subtracted)%s\n", s_ticks_ns (s_clock.overhead),
              bench->quick ? "; QUICK run" : "");
+    //  The bench's own two busy sides raise the load by up to 2 while it
+    //  runs, so only the load before says whether others were busy.
+    fprintf (out, "load average %.2f before, %.2f after (ours included), on %d CPUs%s\n",
+             bench->load [0], bench->load [1], CPU_COUNT (&bench->allowed),
+             bench->load [0] >= 1 ? ": other work shared the CPUs, figures are disturbed" : "");
     fprintf (out, "latency: up to %" PRIu64 " round trips or %" PRIu64 " ms per row after %"
              PRIu64 " warm-up; throughput: %" PRIu64 " ms per row; ring %zu slots; zmq hwm %d\n",
              bench->iterations, bench->duration_ms, bench->warmup, bench->duration_ms,
@@ -2039,6 +2060,8 @@ s_print_json (s_bench_t *bench, FILE *out)
     fprintf (out, "  \"clock\": \"%s\",\n  \"ns_per_tick\": %.6f,\n",
              s_clock.tsc ? "tsc" : "monotonic", s_clock.ns_per_tick);
     fprintf (out, "  \"timer_overhead_ns\": %.2f,\n", s_ticks_ns (s_clock.overhead));
+    fprintf (out, "  \"load_before\": %.2f,\n  \"load_after\": %.2f,\n",
+             bench->load [0], bench->load [1]);
     fprintf (out, "  \"quick\": %s,\n  \"duration_ms\": %" PRIu64 ",\n  \"iterations\": %" PRIu64
              ",\n  \"warmup\": %" PRIu64 ",\n  \"ring_capacity\": %zu,\n  \"zmq_hwm\": %d,\n",
              bench->quick ? "true" : "false", bench->duration_ms, bench->iterations,
@@ -2182,6 +2205,7 @@ zshm_bench_main (int argc, char **argv)
         return 1;
     }
     bench->progress = isatty (STDERR_FILENO);
+    bench->load [0] = s_loadavg ();
     struct sigaction action;
     memset (&action, 0, sizeof action);
     action.sa_handler = s_on_signal;
@@ -2200,6 +2224,7 @@ zshm_bench_main (int argc, char **argv)
     }
     if (bench->progress)
         fprintf (stderr, "\r\033[K");
+    bench->load [1] = s_loadavg ();
     signal (SIGINT, SIG_DFL);
     signal (SIGTERM, SIG_DFL);
 
