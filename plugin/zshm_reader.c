@@ -570,7 +570,9 @@ s_reader_thread (void *arg)
     int received = 0;
     uint64_t value, seq;
     while (received < args->count) {
-        ssize_t size = zshm_reader_recv (reader, &value, sizeof value, &seq);
+        //  A generous timeout: a failure here is a lost wake-up, and must
+        //  fail the test rather than hang it.
+        ssize_t size = zshm_reader_recv_timeout (reader, &value, sizeof value, &seq, 30000);
         assert (size == sizeof value);
         assert (value == seq);
         received++;
@@ -651,7 +653,9 @@ zshm_reader_test (bool verbose)
     assert (zshm_idle_parse ("block", &idle) == 0 && idle == ZSHM_IDLE_BLOCK);
     assert (zshm_idle_parse ("nap", &idle) == -1 && errno == EINVAL);
     for (int strategy = ZSHM_IDLE_SPIN; strategy <= ZSHM_IDLE_BLOCK; strategy++) {
-        ring = zshm_ring_new (NULL, 1024, 8);
+        //  Room for every message: however slowly a loaded machine runs
+        //  the reader, it is never lapped, so it must get all of them.
+        ring = zshm_ring_new (NULL, 4096, 8);
         s_thread_args_t args = { ring, 2000, (zshm_idle_t) strategy, 0 };
         pthread_t thread;
         assert (pthread_create (&thread, NULL, s_reader_thread, &args) == 0);
