@@ -264,6 +264,10 @@ zshm_publisher_test (bool verbose)
 
     zshm_sub_t *sub = zshm_sub_new (endpoint, "");
     assert (sub);
+    //  A first receive attaches the subscriber to the channel: it then
+    //  gets everything published from here on
+    zshm_sub_set_rcvtimeo (sub, 0);
+    assert (zshm_sub_recv (sub) == -1 && errno == EAGAIN);
     zshm_sub_set_rcvtimeo (sub, 5000);
 
     zstr_sendx (pub, "hello", "world", NULL);

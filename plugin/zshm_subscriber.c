@@ -324,6 +324,18 @@ s_subscriber_actor (zsock_t *pipe, void *args)
     s_start_t *start = (s_start_t *) args;
     s_subscriber_t *self = s_subscriber_new (pipe, start->endpoint, start->subscribe);
     start->error = self ? 0 : errno;
+    //  Attach to the channel now, if it exists (zshm_sub does at its first
+    //  receive), so that everything published once the constructor has
+    //  returned reaches the application.  What this receive finds is
+    //  handled after the handshake, which would swallow a message.
+    int frames = -1;
+    int error = EAGAIN;
+    if (self) {
+        zshm_sub_set_rcvtimeo (self->sub, 0);
+        frames = zshm_sub_recv (self->sub);
+        error = errno;
+        zshm_sub_set_rcvtimeo (self->sub, ZSHM_SUBSCRIBER_POLL_MS);
+    }
     zsock_signal (pipe, 0);
     if (!self) {
         //  Stay until zshm_subscriber_new destroys us: returning now would
@@ -336,8 +348,13 @@ s_subscriber_actor (zsock_t *pipe, void *args)
                 return;
         }
     }
+    bool fresh = true;          //  frames and error hold a result to handle
     while (!self->terminated) {
-        int frames = zshm_sub_recv (self->sub);
+        if (!fresh) {
+            frames = zshm_sub_recv (self->sub);
+            error = errno;
+        }
+        fresh = false;
         if (frames > 0) {
             if (self->dead || zshm_sub_restarts (self->sub) != self->restarts)
                 s_check_back (self, true);
@@ -346,18 +363,18 @@ s_subscriber_actor (zsock_t *pipe, void *args)
                 s_check_pipe (self);
         }
         else {
-            if (errno == EPIPE)
+            if (error == EPIPE)
                 s_dead (self);
             else
-            if (errno == EAGAIN && self->dead)
+            if (error == EAGAIN && self->dead)
                 s_check_back (self, false);
             else
-            if (errno == ETERM)
+            if (error == ETERM)
                 break;          //  the context is going away under us
             else
-            if (errno != EAGAIN && errno != EINTR) {
+            if (error != EAGAIN && error != EINTR) {
                 //  Not expected from zshm_sub; say so and do not spin
-                zsys_warning ("zshm_subscriber: receive failed: %s", strerror (errno));
+                zsys_warning ("zshm_subscriber: receive failed: %s", strerror (error));
                 zclock_sleep (ZSHM_SUBSCRIBER_POLL_MS);
             }
             s_flush (self);

@@ -19,6 +19,9 @@
 
     The endpoint is that of zshm_sub_new: "shm://NAME[?options]" (with
     idle=, from=, maxmsg=) or tcp://.  The channel need not exist yet.
+    On an existing shm channel, every message published after
+    zshm_subscriber_new returns is delivered (no slow joiner); on tcp://
+    ZeroMQ's subscription delay applies as usual.
 
     Never blocked by the application.  Between the actor and the
     application the pipe holds up to HWM messages (1000 by default; the

@@ -246,6 +246,33 @@ s_test_send_recv (void)
 }
 
 //  --------------------------------------------------------------------------
+//  No slow joiner: on an existing channel, what is published once the
+//  constructor has returned arrives, without probing first
+
+static void
+s_test_joiner (void)
+{
+    char name [64], endpoint [96];
+    tu_channel (name, sizeof name, "joiner");
+    snprintf (endpoint, sizeof endpoint, "shm://%s", name);
+    zshm_pub_t *pub = zshm_pub_new (endpoint);
+    CHECK (pub);
+    CHECK (zshm_pub_send (pub, "before", "x", 1) == 0);
+    for (int round = 0; round < 20; round++) {
+        zactor_t *sub = s_subscriber (endpoint, "");
+        char body [16];
+        snprintf (body, sizeof body, "%d", round);
+        CHECK (zshm_pub_send (pub, "first", body, strlen (body)) == 0);
+        s_expect (sub, "first", body);
+        zactor_destroy (&sub);
+    }
+    zshm_pub_destroy (&pub);
+    zshm_ring_unlink (name);
+    if (s_verbose)
+        printf ("  no slow joiner: ok\n");
+}
+
+//  --------------------------------------------------------------------------
 //  The '$' rule, and publisher commands
 
 static void
@@ -817,6 +844,7 @@ main (int argc, char **argv)
 
     s_test_failed_start ();
     s_test_send_recv ();
+    s_test_joiner ();
     s_test_dollar ();
     s_test_poller ();
     s_test_zloop ();
