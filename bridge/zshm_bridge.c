@@ -954,7 +954,6 @@ s_serve_message (self_t *self, size_t frames)
     //  with its own link_sequence.
     Zshm__Meta meta = ZSHM__META__INIT;
     bool meta_ready = false;
-    char type_name [ZSHM_BRIDGE_TYPE_MAX + 1];
     void *handle = zsock_resolve (self->linksock);
     int64_t now = 0;
     for (size_t index = 0; index < self->out_count; index++) {
@@ -971,8 +970,8 @@ s_serve_message (self_t *self, size_t frames)
             meta.source_sequence = zshm_sub_seq (self->sub);
             meta.publish_time_ns = s_realtime_ns ();
             meta.source_incarnation = s_source_incarnation (self);
-            snprintf (type_name, sizeof type_name, "%s", zshm_sub_type (self->sub));
-            meta.type_name = type_name;
+            //  Valid until the next receive, and protobuf-c only reads it.
+            meta.type_name = (char *) zshm_sub_type (self->sub);
             meta.channel = self->channel;
             meta.source_lost = zshm_sub_lost (self->sub);
             meta.source_restarts = zshm_sub_restarts (self->sub);
