@@ -58,6 +58,23 @@ def run(args, data):
     return result
 
 
+def batch(args, cases):
+    """Decode every case in one driver process: [(status, output)]."""
+    stream = b"".join(struct.pack("<I", len(case)) + case for case in cases)
+    result = run([DRIVER, "--batch"] + args, stream)
+    if result.returncode != 0:
+        fail("the batch driver failed: " + result.stderr.decode(errors="replace"))
+    results, offset = [], 0
+    for _ in cases:
+        status, length = struct.unpack_from("<II", result.stdout, offset)
+        offset += 8
+        results.append((status, result.stdout[offset:offset + length]))
+        offset += length
+    if offset != len(result.stdout):
+        fail("the batch driver wrote more than its results")
+    return results
+
+
 def varint(value):
     value &= (1 << 64) - 1
     out = b""
@@ -99,39 +116,42 @@ def random_wire(rng, depth):
     return out
 
 
-def check_raw(cases):
+def check_raw(count):
     rng = random.Random(6)
-    agreed = failed_both = 0
-    for case in range(cases):
+    cases = []
+    for _ in range(count):
         data = random_wire(rng, 0)
         if data and rng.random() < 0.3:
             corrupt = bytearray(data)
             corrupt[rng.randrange(len(corrupt))] ^= 1 << rng.randrange(8)
             data = bytes(corrupt)
+        cases.append(data)
+    texts = batch(["--raw"], cases)
+    jsons = batch(["--raw", "--json"], cases)
+    agreed = failed_both = 0
+    for data, (status, text), (json_status, as_json) in zip(cases, texts, jsons):
         reference = run([PROTOC, "--decode_raw"], data)
-        mine = run([DRIVER, "--raw"], data)
-        if reference.returncode == 0 and mine.returncode == 0:
-            if reference.stdout != mine.stdout:
+        if reference.returncode == 0 and status == 0:
+            if reference.stdout != text:
                 fail("--decode_raw differs on %s:\nprotoc:\n%s\nzshm:\n%s" % (
                     data.hex(), reference.stdout.decode(errors="replace"),
-                    mine.stdout.decode(errors="replace")))
+                    text.decode(errors="replace")))
             agreed += 1
-        elif reference.returncode != 0 and mine.returncode != 0:
-            if mine.stdout:
+        elif reference.returncode != 0 and status != 0:
+            if text:
                 fail("printed something for bytes that do not parse: " + data.hex())
             failed_both += 1
         else:
             fail("protoc %s but zshm %s on %s" % (
                 "parsed" if reference.returncode == 0 else "refused",
-                "parsed" if mine.returncode == 0 else "refused", data.hex()))
+                "parsed" if status == 0 else "refused", data.hex()))
         # The JSON form of the same bytes is valid JSON whenever text is.
-        if mine.returncode == 0:
-            as_json = run([DRIVER, "--raw", "--json"], data)
-            if as_json.returncode != 0:
-                fail("raw JSON failed where text worked: " + data.hex())
-            json.loads(as_json.stdout)
+        if (json_status == 0) != (status == 0):
+            fail("raw JSON and text disagree on %s" % data.hex())
+        if json_status == 0:
+            json.loads(as_json)
     print("# raw: %d printed as protoc does, %d refused by both" % (agreed, failed_both))
-    if agreed < cases // 2 or failed_both == 0:
+    if agreed < count // 2 or failed_both == 0:
         fail("the raw cases did not cover both outcomes")
 
 
@@ -269,7 +289,7 @@ def same_json(reference, mine, path=""):
     return None if reference == mine else "%s: %r != %r" % (path, reference, mine)
 
 
-def check_typed(cases):
+def check_typed(count):
     work = tempfile.mkdtemp(prefix="zshm-pbdecode.")
     try:
         source = os.path.join(top_srcdir, "tests")
@@ -281,7 +301,8 @@ def check_typed(cases):
         import test_tool_rich_pb2 as rich
         import test_tool_rich2_pb2 as rich2
         rng = random.Random(4)
-        for case in range(cases):
+        messages, cases = [], []
+        for _ in range(count):
             if rng.random() < 0.7:
                 message, type_name = rich.Node(), "rich.Node"
                 fill_node(rng, message, 0)
@@ -289,29 +310,40 @@ def check_typed(cases):
                 message, type_name = rich2.G(), "rich2.G"
                 fill_group(rng, message, 0)
             data = message.SerializeToString()
-            plain = data
             if rng.random() < 0.3:
                 data += b"\xc0\x3e\x07"         # unknown field 1000, varint 7
             if rng.random() < 0.3:
                 data += data                    # every field twice: merges
+            messages.append((type_name, message))
+            cases.append(data)
+        results = {}
+        for type_name in ("rich.Node", "rich2.G"):
+            mine = [case for (name, _), case in zip(messages, cases) if name == type_name]
+            plain = [m.SerializeToString() for name, m in messages if name == type_name]
+            results[type_name] = (iter(batch(["--type", descriptor_set, type_name], mine)),
+                                  iter(batch(["--type", descriptor_set, type_name, "--json"],
+                                             plain)))
+        for (type_name, message), data in zip(messages, cases):
+            texts, jsons = results[type_name]
+            status, text = next(texts)
+            json_status, as_json = next(jsons)
             reference = run([PROTOC, "-I", source, "--decode=" + type_name] + protos, data)
-            mine = run([DRIVER, "--type", descriptor_set, type_name], data)
-            if reference.returncode != 0 or mine.returncode != 0 \
-                    or reference.stdout != mine.stdout:
-                fail("--decode=%s differs on %s:\nprotoc (%d):\n%s\nzshm (%d):\n%s%s" % (
+            if reference.returncode != 0 or status != 0 or reference.stdout != text:
+                fail("--decode=%s differs on %s:\nprotoc (%d):\n%s\nzshm (%d):\n%s" % (
                     type_name, data.hex(), reference.returncode,
-                    reference.stdout.decode(errors="replace"), mine.returncode,
-                    mine.stdout.decode(errors="replace"), mine.stderr.decode(errors="replace")))
-            as_json = run([DRIVER, "--type", descriptor_set, type_name, "--json"], plain)
-            if as_json.returncode != 0:
-                fail("JSON of %s failed: %s" % (plain.hex(), as_json.stderr))
+                    reference.stdout.decode(errors="replace"), status,
+                    text.decode(errors="replace")))
+            if json_status != 0:
+                fail("JSON of %s failed (%d)" % (message.SerializeToString().hex(),
+                                                 json_status))
             where = same_json(json_format.MessageToDict(message,
                                                         preserving_proto_field_name=True),
-                              json.loads(as_json.stdout))
+                              json.loads(as_json))
             if where:
                 fail("JSON of %s differs from python's at %s:\n%s" % (
-                    plain.hex(), where, as_json.stdout.decode(errors="replace")))
-        print("# typed: %d messages printed as protoc and python do" % cases)
+                    message.SerializeToString().hex(), where,
+                    as_json.decode(errors="replace")))
+        print("# typed: %d messages printed as protoc and python do" % count)
     finally:
         shutil.rmtree(work)
 
@@ -319,6 +351,6 @@ def check_typed(cases):
 self_test = subprocess.run([DRIVER], capture_output=True)
 if self_test.returncode != 0:
     fail("self test: " + self_test.stderr.decode(errors="replace"))
-check_raw(150)
-check_typed(80)
+check_raw(200)
+check_typed(100)
 print("PASS")

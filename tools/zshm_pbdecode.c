@@ -629,6 +629,10 @@ typedef struct {
 
 static int
 s_load_fail (s_loader_t *loader, int error, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_load_fail (s_loader_t *loader, int error, const char *format, ...)
 {
     if (loader->error && loader->error_size && !*loader->error) {
         va_list args;
@@ -2060,7 +2064,7 @@ zshm_pbdecode_test (bool verbose)
     const char *bad [] = {
         "\x08",                         //  varint cut short
         "\x08\x80\x80",                 //  varint cut short
-        "\x0a\x05" "ab",                //  length beyond the end
+        "\x0a\x05\x61\x62",              //  length beyond the end
         "\x00\x01",                     //  field number 0
         "\x0e",                         //  wire type 6
         "\x0c",                         //  end group with no start
