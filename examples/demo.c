@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,6 +126,33 @@ s_subscriber (int who, const char *endpoint, int report_fd)
     _exit (0);
 }
 
+//  The bridge serves plain clients on a port and other bridges on the next
+//  one: find two free neighbours on loopback.
+static int
+s_free_port_pair (void)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = 20000 + (int) ((getpid () + attempt * 7919) % 30000);
+        int sockets [2] = { -1, -1 }, bound = 0;
+        for (int index = 0; index < 2; index++) {
+            struct sockaddr_in address = { 0 };
+            address.sin_family = AF_INET;
+            address.sin_port = htons ((uint16_t) (port + index));
+            address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+            sockets [index] = socket (AF_INET, SOCK_STREAM, 0);
+            if (sockets [index] >= 0
+            &&  bind (sockets [index], (struct sockaddr *) &address, sizeof address) == 0)
+                bound++;
+        }
+        for (int index = 0; index < 2; index++)
+            if (sockets [index] >= 0)
+                close (sockets [index]);
+        if (bound == 2)
+            return port;
+    }
+    return -1;
+}
+
 static pid_t
 s_spawn_subscriber (int who, const char *endpoint, int report_fd)
 {
@@ -162,7 +192,11 @@ main (int argc, char **argv)
     char channel [64], shm_endpoint [160], tcp_endpoint [64];
     snprintf (channel, sizeof channel, "demo-%d", (int) getpid ());
     snprintf (shm_endpoint, sizeof shm_endpoint, "shm://%s?capacity=65536&slot=128", channel);
-    int port = 20000 + (int) (getpid () % 20000);
+    int port = s_free_port_pair ();
+    if (port < 0) {
+        fprintf (stderr, "demo: no two free TCP ports on 127.0.0.1\n");
+        return 1;
+    }
     snprintf (tcp_endpoint, sizeof tcp_endpoint, "tcp://127.0.0.1:%d", port);
 
     zshm_pub_t *pub = zshm_pub_new (shm_endpoint);
