@@ -83,5 +83,24 @@ kill_dead "$live_pid"
 expect_ok after "$ZSHM" clean
 contains after "removed zshm.$live (writer pid $live_pid dead)"
 [ ! -e "$ZSHM_DIR/zshm.$live" ] || fail "the killed writer's channel is still there"
+# Another user's channel is not ours to judge: stat and clean (even --all)
+# leave it alone.  Needs root to run the tools as nobody.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    shared=$(mktemp -d /dev/shm/zshm-tooltest-shared.XXXXXX) || fail "mktemp"
+    CLEAN_DIRS=$shared
+    chmod 1777 "$shared"
+    cp "$ZSHM" "$shared/zshm" && chmod 755 "$shared/zshm" || fail "cannot copy zshm"
+    ZSHM_DIR=$shared expect_ok root_writer "$TESTPUB" write rootchan --count 3
+    as_nobody () {
+        ZSHM_DIR=$shared setpriv --reuid=65534 --regid=65534 --clear-groups "$shared/zshm" "$@"
+    }
+    expect_ok nobody_stat as_nobody stat
+    contains nobody_stat "unreadable: Permission denied"
+    expect_ok nobody_clean as_nobody clean --all
+    contains nobody_clean "skipped zshm.rootchan (Permission denied)"
+    [ -e "$shared/zshm.rootchan" ] || fail "clean removed another user's channel"
+else
+    note "not root or no setpriv: the other-user check did not run"
+fi
 echo "PASS"
 exit 0

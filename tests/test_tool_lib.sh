@@ -24,6 +24,7 @@ ZSHM_DIR=$(mktemp -d /dev/shm/zshm-tooltest.XXXXXX) || { echo "FAIL: mktemp" >&2
 export ZSHM_DIR
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/zshm-tooltest.XXXXXX") || { echo "FAIL: mktemp" >&2; exit 1; }
 SPAWNED=""
+CLEAN_DIRS=""       # more directories for cleanup to remove
 
 cleanup () {
     for pid in $SPAWNED; do
@@ -32,7 +33,7 @@ cleanup () {
     for pid in $SPAWNED; do
         wait "$pid" 2>/dev/null
     done
-    rm -rf "$ZSHM_DIR" "$WORK"
+    rm -rf "$ZSHM_DIR" "$WORK" $CLEAN_DIRS
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM

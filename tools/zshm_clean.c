@@ -16,7 +16,8 @@
     writer cannot take over a segment while anyone holds its lock, and the
     inode is checked to still be the file at that name before it goes.
     (This uses the lock protocol of zshm_ring.c directly, flock on the
-    segment; see the report for the ring function that would hide it.)
+    segment; a ring function that unlinks only a dead writer's segment
+    would let the tool forget it.)
     =========================================================================
 */
 
@@ -174,6 +175,11 @@ s_clean_channel (s_clean_t *self, const zshm_scan_entry_t *entry, const char *pa
         }
         if (errno == ENOENT)
             return;             //  removed meanwhile
+        if (errno == EACCES || errno == EPERM) {
+            //  Another user's channel: not ours to judge.
+            s_report (self, S_SKIPPED, entry->file, strerror (errno));
+            return;
+        }
         snprintf (why, sizeof why, "invalid: %s", strerror (errno));
     }
     else

@@ -324,6 +324,9 @@ s_print_text (FILE *out, const s_snapshot_t *snapshot)
         zshm_tool_c_escape (out, channel->name, strlen (channel->name));
         fputc ('\n', out);
         if (!channel->valid) {
+            if (channel->error == EACCES || channel->error == EPERM)
+                fprintf (out, "  unreadable: %s\n", strerror (channel->error));
+            else
             if (channel->error == EINVAL || channel->kind)
                 fprintf (out, "  invalid: %s\n", s_invalid_reason (channel));
             else
