@@ -200,6 +200,28 @@ wait_ready empty_pub
 run empty guard "$ZSHM" cat "$empty" --timeout 200
 [ $RC -eq 0 ] && [ ! -s "$WORK/empty.out" ] || fail "cat on an empty channel: $RC $(cat "$WORK/empty.out")"
 
+# --- a channel of bare ring messages, not zshm records: dropped, counted ---
+bare=bare$$
+expect_ok bare_writer "$TESTPUB" write "$bare" --count 5
+run bare guard "$ZSHM" cat "$bare"
+[ $RC -eq 0 ] && [ ! -s "$WORK/bare.out" ] || fail "cat on bare ring messages: $RC $(cat "$WORK/bare.out")"
+grep -q "5 messages lost (5 malformed, incomplete or too large)" "$WORK/bare.err" \
+    || fail "bare ring messages were not counted: $(cat "$WORK/bare.err")"
+
+# --- a busy channel without --follow: cat still ends ------------------------
+busy=busy$$
+spawn busy_pub "$TESTPUB" send "shm://$busy" --interval 5 $(seq -f 'b%g||6869' 1 2000)
+busy_pid=$SPAWN_PID
+tries=0
+until [ -e "$ZSHM_DIR/zshm.$busy" ]; do
+    tries=$((tries + 1)); [ $tries -lt 400 ] || fail "the busy publisher never started"; sleep 0.05
+done
+run busy_latest guard "$ZSHM" cat "$busy" --from latest --timeout 300
+[ $RC -eq 0 ] || fail "cat --from latest on a busy channel did not end by itself ($RC)"
+run busy_oldest guard "$ZSHM" cat "$busy"
+[ $RC -eq 0 ] || fail "cat on a busy channel did not end by itself ($RC)"
+kill_dead "$busy_pid"
+
 # --- hostile and missing channels: a reason, exit 1 -------------------------
 head -c 20000 /dev/urandom >"$ZSHM_DIR/zshm.junk"
 expect_reason junk "$ZSHM" cat shm://junk

@@ -16,9 +16,10 @@
     Without --follow, cat prints what the channel holds (from the oldest
     message by default) and stops when it has caught up with the head it
     saw at start, when the writer is gone and all is read, after --count
-    messages, or when nothing arrives for --timeout ms.  With --follow it
-    starts at the latest message by default and waits for more until
-    interrupted (or --count, or --timeout if given).
+    messages, or when nothing arrives for --timeout ms.  With --from latest
+    (or on tcp://) and no --follow, it shows what arrives within --timeout
+    ms.  With --follow it starts at the latest message by default and waits
+    for more until interrupted (or --count, or --timeout if given).
     =========================================================================
 */
 
@@ -134,8 +135,8 @@ s_usage (FILE *out)
         "\n"
         "Payloads recorded with a bundled type (zshm.market.Tick, ...) or one from\n"
         "--descriptor-set print decoded.  Without --follow, cat stops once it has\n"
-        "printed what the channel held when it started.  Exit status 0, or 1 with\n"
-        "a reason.\n",
+        "printed what the channel held when it started (with --from latest: what\n"
+        "arrives within --timeout).  Exit status 0, or 1 with a reason.\n",
         S_IDLE_DEFAULT_MS);
 }
 
@@ -428,6 +429,28 @@ s_print_message (FILE *out, zshm_sub_t *sub, zshm_pbdecode_t *types,
     }
 }
 
+//  Say on stderr how many messages were lost since we last said, and how
+//  many of those were dropped as malformed or incomplete.
+static void
+s_report_lost (zshm_sub_t *sub, uint64_t *lost_seen, uint64_t *dropped_seen)
+{
+    uint64_t lost = zshm_sub_lost (sub);
+    uint64_t dropped = zshm_sub_dropped (sub);
+    if (lost <= *lost_seen)
+        return;
+    fflush (stdout);
+    fprintf (stderr, "zshm cat: %llu message%s lost", (unsigned long long) (lost - *lost_seen),
+             lost - *lost_seen == 1 ? "" : "s");
+    if (dropped > *dropped_seen)
+        fprintf (stderr, " (%llu malformed, incomplete or too large)",
+                 (unsigned long long) (dropped - *dropped_seen));
+    else
+        fputs (" (overwritten before they were read)", stderr);
+    fputc ('\n', stderr);
+    *lost_seen = lost;
+    *dropped_seen = dropped;
+}
+
 //  Build the subscriber's endpoint: the user's, plus from=oldest if asked.
 static char *
 s_endpoint (const s_options_t *options, bool oldest)
@@ -524,7 +547,8 @@ zshm_cat_main (int argc, char **argv)
         zshm_sub_subscribe (sub, "");
     for (int index = 0; index < options.topic_count; index++)
         zshm_sub_subscribe (sub, options.topics [index]);
-    zshm_sub_set_rcvtimeo (sub, S_POLL_MS);
+    //  Short waits, so that signals and timeouts are seen promptly.
+    zshm_sub_set_rcvtimeo (sub, idle_ms >= 0 && idle_ms < S_POLL_MS ? (int) idle_ms : S_POLL_MS);
 
     struct sigaction action;
     memset (&action, 0, sizeof action);
@@ -535,7 +559,11 @@ zshm_cat_main (int argc, char **argv)
     int rc = 0;
     long long printed = 0;
     uint64_t last_ms = s_monotonic_ms ();
-    uint64_t lost_seen = 0;
+    //  Without --follow and without replay nothing is "there" to print:
+    //  show what arrives within the timeout, however busy the channel.
+    uint64_t window_end = !options.follow && !oldest && idle_ms >= 0
+                        ? last_ms + (uint64_t) idle_ms : UINT64_MAX;
+    uint64_t lost_seen = 0, dropped_seen = 0;
     bool said_gone = false;
     while (!s_interrupted) {
         if (zshm_sub_recv (sub) < 0) {
@@ -552,19 +580,14 @@ zshm_cat_main (int argc, char **argv)
                 rc = 1;
                 break;
             }
-            if (idle_ms >= 0 && s_monotonic_ms () - last_ms >= (uint64_t) idle_ms)
+            uint64_t now_ms = s_monotonic_ms ();
+            if ((idle_ms >= 0 && now_ms - last_ms >= (uint64_t) idle_ms) || now_ms >= window_end)
                 break;
             continue;
         }
         said_gone = false;
         last_ms = s_monotonic_ms ();
-        uint64_t lost = zshm_sub_lost (sub);
-        if (lost > lost_seen) {
-            fflush (stdout);
-            fprintf (stderr, "zshm cat: %llu message%s lost (overwritten before read)\n",
-                     (unsigned long long) (lost - lost_seen), lost - lost_seen == 1 ? "" : "s");
-            lost_seen = lost;
-        }
+        s_report_lost (sub, &lost_seen, &dropped_seen);
         s_print_message (stdout, sub, types, &options, tcp);
         if (options.follow)
             fflush (stdout);
@@ -573,7 +596,10 @@ zshm_cat_main (int argc, char **argv)
             break;
         if (stop_after && zshm_sub_seq (sub) >= stop_after)
             break;          //  caught up with what was there at the start
+        if (s_monotonic_ms () >= window_end)
+            break;
     }
+    s_report_lost (sub, &lost_seen, &dropped_seen);
     zshm_sub_destroy (&sub);
     zshm_pbdecode_destroy (&types);
     if (fflush (stdout) || ferror (stdout)) {
