@@ -399,6 +399,16 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
             }
             if (s_lock_writer (old_fd))
                 goto failed_errno;
+            //  While we waited for the lock, `zshm clean` or a replacing
+            //  writer may have unlinked this file: taking it over would
+            //  publish where no new reader looks.  Start again if the path
+            //  no longer names what we locked.
+            struct stat now;
+            if (lstat (path, &now) || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+                close (old_fd);
+                old_fd = -1;
+                continue;
+            }
             uint64_t old_capacity, old_slot_size;
             if (s_validate (old_fd, &old_capacity, &old_slot_size) == 0
             &&  old_capacity == capacity && old_slot_size == slot_size) {
