@@ -57,6 +57,9 @@
 //  first pause, longest pause.
 #define ZSHM_SUB_POLL_MIN_NS  (1 * 1000000LL)
 #define ZSHM_SUB_POLL_MAX_NS  (10 * 1000000LL)
+//  Empty polls before a strategy other than spin hands over to
+//  zshm_reader_wait.
+#define ZSHM_SUB_SPIN_POLLS   128
 
 typedef enum { S_ABSENT, S_LIVE, S_DEAD } s_state_t;
 
@@ -92,6 +95,7 @@ struct _zshm_sub_t {
     uint64_t incarnation;       //  writer incarnation last seen
     int64_t created_ns;         //  CLOCK_REALTIME at zshm_sub_new
     uint64_t restarts;          //  new writer incarnations seen
+    bool replaced;              //  ABSENT because our segment was replaced
     uint64_t dropped;           //  messages dropped (fragment, maxmsg, bad)
     uint64_t lost_base;         //  losses of readers we destroyed
     //  Reassembly of the message in progress
@@ -484,8 +488,14 @@ s_attach (zshm_sub_t *self, bool replaced)
 static int
 s_reconnect (zshm_sub_t *self)
 {
-    if (self->state == S_ABSENT)
-        return s_attach (self, false);
+    if (self->state == S_ABSENT) {
+        if (s_attach (self, self->replaced))
+            return -1;
+        if (self->replaced)
+            self->restarts++;
+        self->replaced = false;
+        return 0;
+    }
     assert (self->state == S_DEAD);
     //  A takeover: the same segment has a new writer incarnation.  (A
     //  live lock with the old incarnation is a writer still busy taking
@@ -502,14 +512,10 @@ s_reconnect (zshm_sub_t *self)
     //  A replacement: the name points at another file now.
     struct stat st;
     if (stat (self->path, &st) == 0 && (st.st_ino != self->ino || st.st_dev != self->dev)) {
+        //  Open the new one now or, if it is not ready, on a later poll.
         s_detach (self);
-        if (s_attach (self, true) == 0) {
-            self->restarts++;
-            return 0;
-        }
-        //  Not ready yet (being created): from scratch on the next poll,
-        //  which takes it as a channel that appeared after us.
-        return -1;
+        self->replaced = true;
+        return s_reconnect (self);
     }
     return -1;
 }
@@ -723,16 +729,17 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
 static int
 s_recv_shm (zshm_sub_t *self)
 {
-    int64_t now = s_now_ns (CLOCK_MONOTONIC);
-    int64_t deadline = self->rcvtimeo < 0 ? INT64_MAX
-                     : now + (int64_t) self->rcvtimeo * 1000000LL;
+    //  The clock only when a timeout needs it: not on the hot path.
+    int64_t deadline = self->rcvtimeo <= 0 ? INT64_MAX
+                     : s_now_ns (CLOCK_MONOTONIC) + (int64_t) self->rcvtimeo * 1000000LL;
     int64_t pause = ZSHM_SUB_POLL_MIN_NS;
+    uint32_t empty = 0;
     for (;;) {
         if (self->state != S_LIVE) {
             if (s_reconnect (self) == 0)
                 continue;
-            now = s_now_ns (CLOCK_MONOTONIC);
-            if (now >= deadline) {
+            int64_t now = s_now_ns (CLOCK_MONOTONIC);
+            if (self->rcvtimeo == 0 || now >= deadline) {
                 errno = EAGAIN;
                 return -1;
             }
@@ -751,17 +758,32 @@ s_recv_shm (zshm_sub_t *self)
             continue;
         }
         if (errno == EAGAIN) {
-            //  Idle: a writer that took over before we noticed its
-            //  predecessor die shows up as a new incarnation.
-            uint64_t incarnation = zshm_ring_incarnation (self->ring);
-            if (incarnation != self->incarnation) {
-                self->incarnation = incarnation;
-                self->restarts++;
-            }
             if (self->rcvtimeo == 0)
                 return -1;
+            //  Spin on peek first: it probes the writer's liveness itself,
+            //  rarely, while zshm_reader_wait probes on entry (two system
+            //  calls), too dear for every message.  Spin goes on spinning
+            //  here; the other strategies let the reader wait after a
+            //  while.
+            if ((++empty & 63) == 0) {
+                //  A writer that took over before we noticed its
+                //  predecessor die shows up as a new incarnation.
+                uint64_t incarnation = zshm_ring_incarnation (self->ring);
+                if (incarnation != self->incarnation) {
+                    self->incarnation = incarnation;
+                    self->restarts++;
+                }
+                if (deadline != INT64_MAX && s_now_ns (CLOCK_MONOTONIC) >= deadline) {
+                    errno = EAGAIN;
+                    return -1;
+                }
+            }
+            if (self->idle == ZSHM_IDLE_SPIN || empty < ZSHM_SUB_SPIN_POLLS) {
+                zshm_cpu_relax ();
+                continue;
+            }
             int wait_ms = -1;
-            if (self->rcvtimeo > 0) {
+            if (deadline != INT64_MAX) {
                 int64_t left = deadline - s_now_ns (CLOCK_MONOTONIC);
                 if (left <= 0) {
                     errno = EAGAIN;
