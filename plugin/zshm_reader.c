@@ -45,7 +45,7 @@ struct _zshm_reader_t {
     bool peeked;                    //  a peek awaits its advance
     uint64_t peek_state;            //  the state word the peek saw (R1)
     uint32_t empty_polls;           //  empty try_recv calls since clock look
-    int64_t next_liveness_ns;       //  when try_recv next probes liveness
+    int64_t next_liveness_ns;       //  when we next probe the writer's life
 };
 
 static int64_t
@@ -277,12 +277,14 @@ zshm_reader_wait (zshm_reader_t *self, int timeout_ms)
         return 0;
     int64_t now = s_now_ns ();
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : now + (int64_t) timeout_ms * 1000000LL;
-    int64_t next_liveness = now;       //  probe at once when polling only
     int64_t sleep_ns = 1000;           //  backoff's current sleep
     for (uint64_t polls = 0;; polls++) {
         if (timeout_ms == 0 || (polls & 63) == 0 || self->idle != ZSHM_IDLE_SPIN) {
             now = s_now_ns ();
-            if (now >= next_liveness) {
+            //  The probe costs system calls: at most one per interval,
+            //  across calls (shared with try_recv's).
+            if (now >= self->next_liveness_ns) {
+                self->next_liveness_ns = now + ZSHM_LIVENESS_NS;
                 if (!zshm_ring_writer_alive (self->ring)) {
                     //  Whatever it published before dying comes first.
                     if (s_ready (self))
@@ -290,7 +292,6 @@ zshm_reader_wait (zshm_reader_t *self, int timeout_ms)
                     errno = EPIPE;
                     return -1;
                 }
-                next_liveness = now + ZSHM_LIVENESS_NS;
             }
             if (now >= deadline) {
                 errno = EAGAIN;
