@@ -46,8 +46,8 @@ typedef struct {
     uint8_t *data;              //  content, owned
     size_t size;                //  bytes
     s_expect_t expect;          //  zshm_ring_open's verdict
-    int first;                  //  published message the oldest read gives, 0 for none
-    int last;                   //  last published message (first..last), 0 for none
+    int capacity;               //  slots, for the content check
+    int last;                   //  last message published (1..last), 0 to skip the check
 } s_seed_t;
 
 static s_seed_t s_seeds [S_SEEDS_MAX];
@@ -163,14 +163,10 @@ s_make (const char *name, size_t capacity, size_t slot_size, int messages, bool 
     zshm_ring_destroy (&ring);
     zshm_ring_unlink (S_NAME);
     s_seed_t *seed = s_add (name, data, size, S_OPENS);
-    //  The oldest message still held is head - capacity + 1, but not
-    //  before 1, and one later while a reserve is open (its W1 marked it).
-    int head = messages + 1;
-    int first = head - (int) capacity + 1 + (reserved ? 1 : 0);
-    seed->first = messages ? (first > 1 ? first : 1) : 0;
-    seed->last = messages;
-    if (seed->first > seed->last)
-        seed->first = seed->last = 0;
+    //  With a reserve left open what the ring still holds is the writer's
+    //  business; otherwise its last messages come back intact.
+    seed->capacity = (int) capacity;
+    seed->last = reserved ? 0 : messages;
     free (data);
     return seed;
 }
@@ -460,12 +456,18 @@ s_check (const s_seed_t *seed)
         S_FAIL ("%s: refused (%s), should open", seed->name, strerror (errno));
     else
     if (seed->last) {
-        //  An untouched segment gives back exactly what was published.
+        //  An untouched segment gives back exactly what was published,
+        //  from the oldest message it still holds (how many the ring keeps
+        //  is its business: at most a ring's worth, at least the last).
         zshm_reader_t *reader = zshm_reader_new (ring);
         zshm_reader_seek_oldest (reader);
+        int first = (int) zshm_reader_position (reader);
+        if (first > seed->last || first < seed->last + 1 - seed->capacity || first < 1)
+            S_FAIL ("%s: the oldest message held is %d, of 1..%d", seed->name, first,
+                    seed->last);
         size_t slot_size = zshm_ring_slot_size (ring);
         uint8_t expected [4096], got [4096];
-        for (int k = seed->first; k <= seed->last; k++) {
+        for (int k = first; k <= seed->last; k++) {
             uint64_t seq = 0;
             ssize_t size = zshm_reader_try_recv (reader, got, sizeof got, &seq);
             size_t wanted = s_payload (k, slot_size, expected);
