@@ -144,8 +144,8 @@ s_resync (zshm_reader_t *self, uint64_t state)
 {
     uint64_t half = self->ring->capacity / 2;
     //  The newest message surely published: a clean state's own; for a
-    //  dirty mark (W1 of the message before it, still being written), two
-    //  before it.
+    //  dirty mark, two before it (W1 of seq runs at the latest in the
+    //  reserve of seq-1, at the earliest after the commit of seq-2).
     uint64_t seq = state & ZSHM_SEQ_MASK;
     uint64_t newest = !(state & ZSHM_DIRTY) ? seq : seq > 2 ? seq - 2 : 0;
     uint64_t target = newest + 1 > half ? newest + 1 - half : 0;
@@ -489,11 +489,11 @@ zshm_reader_seek_oldest (zshm_reader_t *self)
     uint64_t head = zshm_load_relaxed (&self->ring->header->head);
     uint64_t span = self->ring->capacity - 1;
     uint64_t position = head > span ? head - span : 1;
-    //  While the writer holds a reservation for head (between reserve and
-    //  commit, or dead there), its W1 has already marked the oldest slot
-    //  for the next lap: the oldest message still held is the one after.
+    //  The writer marks slots dirty ahead of their next lap (one or two
+    //  past head, see zshm_ring_commit); those are gone already: the
+    //  oldest message still held is after them.
     //  Relaxed: a mark that lands after this load is an ordinary lap.
-    if (position < head
+    while (position < head
     &&  (zshm_load_relaxed (&zshm_ring_slot (self->ring, position)->state) & ZSHM_DIRTY))
         position++;
     self->position = position;
@@ -637,12 +637,13 @@ zshm_reader_test (bool verbose)
 
     //  Replay from the oldest message still held
     zshm_reader_t *replay = zshm_reader_new (ring);
+    //  (an 8-slot ring holds 6: the writer keeps two slots dirty)
     zshm_reader_seek_oldest (replay);
-    assert (zshm_reader_position (replay) == 25 - 7);
+    assert (zshm_reader_position (replay) == 25 - 6);
     int replayed = 0;
     while (zshm_reader_try_recv (replay, buffer, sizeof buffer, &seq) >= 0)
         replayed++;
-    assert (replayed == 7 && zshm_reader_lost (replay) == 0);
+    assert (replayed == 6 && zshm_reader_lost (replay) == 0);
     zshm_reader_destroy (&replay);
     zshm_reader_destroy (&reader);
     zshm_reader_destroy (&reader);

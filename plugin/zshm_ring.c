@@ -3,18 +3,25 @@
 
     The protocol.  Each slot starts with a state word [dirty | seq].  At any
     time at least one slot is dirty: the one the writer fills next.  The
-    writer publishes seq k into slot i = k & mask; j is the slot after it.
+    writer publishes seq k into slot i = k & mask.
 
         Writer (zshm_ring_reserve/commit)       Reader (zshm_reader.c, s_read)
         ---------------------------------       ------------------------------
-        W1 j.state = DIRTY | k+1  (relaxed)     R1 s = i.state      (acquire)
+        W1 i.state = DIRTY | k    (relaxed)     R1 s = i.state      (acquire)
         W2 fence (release)                         dirty, or seq < k: not ready
-        W3 i.length, i.payload    (relaxed)        seq > k: lapped, resync
-        W4 i.state = k            (release)     R2 n = i.length; n > slot: bad
-                                                R3 copy n bytes     (relaxed)
+           ...                                     seq > k: lapped, resync
+        W3 i.length, i.payload    (relaxed)     R2 n = i.length; n > slot: bad
+        W4 i.state = k            (release)     R3 copy n bytes     (relaxed)
                                                 R4 fence (acquire)
                                                 R5 s2 = i.state     (relaxed)
                                                    s2 != s: torn, resync
+
+    W1 and W2 for k happen early, before k is reserved: at the end of the
+    commit of k-2 (or, on a 2-slot ring and after a takeover, in the
+    reserve of k-1).  What matters is only that they come before any W3
+    of k; doing them early keeps the ownership request for slot i, which a
+    reader may hold, off the path between one publish and the next.  So
+    one or two slots are dirty at any time.
 
     A: W4 pairs with R1.  If the reader sees slot i clean with seq k, the
        release/acquire pair makes W3 (the length and payload of k) visible
@@ -22,11 +29,11 @@
        bytes under the new sequence number.
 
     B: W2 pairs with R4.  The writer overwrites slot i only on its next lap,
-       and before that it runs W1 on slot i (DIRTY | k+capacity) while
-       publishing the message just before.  If R3 read even one word of
-       that next lap's W3, the fences synchronise (W2 before W3 on the
-       writer, R3 before R4 on the reader), so R5 sees W1's dirty state or
-       something later, never s: the torn copy is detected and discarded.
+       and before that it runs W1 on slot i (DIRTY | k+capacity) and W2.
+       If R3 read even one word of that next lap's W3, the fences
+       synchronise (W2 before W3 on the writer, R3 before R4 on the
+       reader), so R5 sees W1's dirty state or something later, never s:
+       the torn copy is detected and discarded.
        A release *store* in W1 would not do: it orders what comes before
        it, not the payload stores that come after.
 
@@ -254,8 +261,8 @@ s_lock_writer (int fd)
 
 //  A writer taking over a dead writer's segment: find where the sequence
 //  stopped and carry on from there.  Every published slot is clean with its
-//  sequence; the dead writer's last W1 may have left one more slot dirty,
-//  which is harmless (it is re-marked by our own W1).
+//  sequence; the dead writer's W1s left the next one or two slots dirty,
+//  which is harmless (they are marked again by our own W1s).
 static void
 s_take_over (zshm_ring_t *self)
 {
@@ -290,10 +297,22 @@ s_take_over (zshm_ring_t *self)
     zshm_store_relaxed (&header->head, self->next);
 }
 
+//  A zeroed ring struct, aligned for its writer's cache line.
+static zshm_ring_t *
+s_ring_alloc (void)
+{
+    void *memory = NULL;
+    if (posix_memalign (&memory, ZSHM_CACHE_LINE, sizeof (zshm_ring_t))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return (zshm_ring_t *) memset (memory, 0, sizeof (zshm_ring_t));
+}
+
 static zshm_ring_t *
 s_new_heap (uint64_t capacity, uint64_t slot_size)
 {
-    zshm_ring_t *self = (zshm_ring_t *) calloc (1, sizeof (zshm_ring_t));
+    zshm_ring_t *self = s_ring_alloc ();
     if (!self)
         return NULL;
     size_t total = zshm_layout_total (capacity, slot_size);
@@ -346,7 +365,7 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
     snprintf (temp, sizeof temp, "%s/zshm-new.%d.%016llx", zshm_ring_dir (), (int) getpid (),
               (unsigned long long) s_random64 ());
 
-    zshm_ring_t *self = (zshm_ring_t *) calloc (1, sizeof (zshm_ring_t));
+    zshm_ring_t *self = s_ring_alloc ();
     size_t total = zshm_layout_total (capacity, slot_size);
     int fd = -1, old_fd = -1, error = ENOMEM;
     uint8_t *base = MAP_FAILED;
@@ -367,7 +386,9 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
     //  on some later publish.
     if ((error = posix_fallocate (fd, 0, (off_t) total)))
         goto failed;
-    base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    //  MAP_POPULATE: fault every page in now, not on the first lap.
+    base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                             fd, 0);
     if (base == MAP_FAILED)
         goto failed_errno;
     s_layout_init (base, capacity, slot_size);
@@ -414,8 +435,8 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
             &&  old_capacity == capacity && old_slot_size == slot_size) {
                 //  Take over: drop our fresh segment, map the old one.
                 munmap (base, total);
-                base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED,
-                                         old_fd, 0);
+                base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE,
+                                         MAP_SHARED | MAP_POPULATE, old_fd, 0);
                 if (base == MAP_FAILED)
                     goto failed_errno;
                 s_attach (self, base, total, capacity, slot_size);
@@ -491,9 +512,9 @@ zshm_ring_open (const char *name)
         return NULL;
     }
     size_t total = zshm_layout_total (capacity, slot_size);
-    uint8_t *base = (uint8_t *) mmap (NULL, total, PROT_READ, MAP_SHARED, fd, 0);
+    uint8_t *base = (uint8_t *) mmap (NULL, total, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     zshm_ring_t *self = base == MAP_FAILED ? NULL
-                      : (zshm_ring_t *) calloc (1, sizeof (zshm_ring_t));
+                      : s_ring_alloc ();
     if (!self || !(self->name = strdup (name))) {
         int error = base == MAP_FAILED ? errno : ENOMEM;
         if (base != MAP_FAILED)
@@ -569,19 +590,26 @@ zshm_ring_is_writer (zshm_ring_t *self)
     return self->writer;
 }
 
+//  W1 and W2 for `seq`: mark its slot dirty, so that a reader still copying
+//  the slot's previous lap learns that it is going away, then fence so that
+//  the mark is ordered before every payload store (W3) of `seq`.  The fence
+//  pairs with the reader's R4.
+static inline void
+s_mark (zshm_ring_t *self, uint64_t seq)
+{
+    zshm_store_relaxed (&zshm_ring_slot (self, seq)->state, ZSHM_DIRTY | (seq & ZSHM_SEQ_MASK));
+    zshm_fence_release ();
+    self->marked = seq;
+}
+
 void *
 zshm_ring_reserve (zshm_ring_t *self, uint64_t *seq_p)
 {
     assert (self && self->writer);
     uint64_t seq = self->next;
     if (!self->reserved) {
-        //  W1: mark the slot after ours dirty, so a reader still copying
-        //  that slot's previous lap learns that it is going away.
-        zshm_slot_t *next = zshm_ring_slot (self, seq + 1);
-        zshm_store_relaxed (&next->state, ZSHM_DIRTY | ((seq + 1) & ZSHM_SEQ_MASK));
-        //  W2: orders W1 before our payload stores (W3); pairs with the
-        //  reader's R4.
-        zshm_fence_release ();
+        if (self->marked < seq + 1)
+            s_mark (self, seq + 1);
         self->reserved = true;
     }
     if (seq_p)
@@ -609,6 +637,13 @@ zshm_ring_commit (zshm_ring_t *self, size_t size)
     zshm_store_release (&slot->state, seq & ZSHM_SEQ_MASK);
     self->next = seq + 1;
     self->reserved = false;
+    //  W1/W2 for the message after next, now rather than in its reserve:
+    //  taking that line from a reader costs a round trip between cores,
+    //  and on x86 the next W4 would wait behind it in the store buffer.
+    //  Here it overlaps the time until the next send.  Two slots are
+    //  then dirty, so a 2-slot ring marks in reserve instead.
+    if (self->capacity > 2)
+        s_mark (self, seq + 2);
     //  For observers only (stat, new readers): relaxed is enough, nobody
     //  reads payload on the strength of it.
     zshm_store_relaxed (&self->header->head, seq + 1);

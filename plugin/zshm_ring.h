@@ -47,6 +47,8 @@ typedef struct _zshm_ring_t zshm_ring_t;
 //  a heap ring shared by threads.  `capacity` is rounded up to a power of
 //  two, at least 2; `slot_size` is the largest payload one slot holds, in
 //  bytes (at least 1).  The segment is created with mode 0600.
+//  A ring of capacity C holds its last C - 2 messages for readers (C - 1
+//  when C is 2): the writer keeps the slots it fills next marked dirty.
 //  If the channel exists and its writer is alive: NULL, errno EBUSY.
 //  If its writer is dead and the layout matches: this writer takes it over
 //  and continues its sequence; readers keep reading.

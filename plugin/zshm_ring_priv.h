@@ -25,9 +25,14 @@ struct _zshm_ring_t {
     uint64_t mask;              //  capacity - 1
     uint64_t slot_size;         //  validated private copy
     uint64_t stride;            //  validated private copy
-    uint64_t next;              //  writer: sequence it publishes next
-    bool reserved;              //  writer: a reserve awaits its commit
     int guard;                  //  SIGBUS guard of the mapping, -1 if none
+    //  The writer's own fields, on a line of their own: a heap ring's
+    //  readers share this struct and load the fields above on every
+    //  message, so these must not drag that line back and forth.
+    _Alignas (ZSHM_CACHE_LINE)
+    uint64_t next;              //  writer: sequence it publishes next
+    uint64_t marked;            //  writer: highest sequence marked dirty
+    bool reserved;              //  writer: a reserve awaits its commit
 };
 
 static inline zshm_slot_t *
