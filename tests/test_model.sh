@@ -112,6 +112,20 @@ else
     check cap4-peek pass -DCAP=4 -DN=8 -DONE_READER -DREADER0=MODE_PEEK
 fi
 
+#  The writer that marks slots early (EARLY_MARK, see ring.pml), under the
+#  same checks.
+if [ $full = yes ]; then
+    check early-cap4-two pass -DCAP=4 -DN=4 -DEARLY_MARK
+    check early-cap2-two pass -DCAP=2 -DN=3 -DEARLY_MARK
+    check early-cap4-copy pass -DCAP=4 -DN=10 -DONE_READER -DEARLY_MARK
+    check early-cap4-peek pass -DCAP=4 -DN=10 -DONE_READER -DEARLY_MARK -DREADER0=MODE_PEEK
+    check early-cap2-copy pass -DCAP=2 -DN=8 -DONE_READER -DEARLY_MARK
+    check early-no-r5 torn -DCAP=4 -DN=6 -DONE_READER -DEARLY_MARK -DNO_R5 -DNO_CHECK_AHEAD
+else
+    check early-cap4-copy pass -DCAP=4 -DN=8 -DONE_READER -DEARLY_MARK
+    check early-cap2-copy pass -DCAP=2 -DN=6 -DONE_READER -DEARLY_MARK
+fi
+
 #  Negative checks: without the W1 dirty mark or the R5 re-check, spin must
 #  find a torn delivery, for both kinds of reader; with s_resync as it was
 #  before commit 3db4895, a reader at capacity 2 runs ahead of the writer.

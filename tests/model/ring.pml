@@ -33,6 +33,10 @@
                 company; this buys a larger N)
         NO_CHECK_AHEAD  leave out the "never ahead of the writer" check
         OLD_RESYNC  negative check: s_resync as it was before commit 3db4895
+        EARLY_MARK  the writer as changed after commit c69f375 (work in
+                progress then): W1 for k+2 at the end of the commit of k on
+                rings of more than 2 slots, otherwise in the reserve of k
+                for k+1; seek_oldest skips every dirty slot
         NO_W1   negative check: the writer skips W1 (the dirty mark)
         NO_R5   negative check: readers skip R5 (the re-check)
     With NO_W1 or NO_R5 spin must find a torn delivery; tests/test_model.sh
@@ -112,11 +116,20 @@ proctype writer ()
 {
     byte k = 1;
     byte w;
+    byte marked;                //  EARLY_MARK: highest seq marked dirty
     do
     :: k <= N ->
 #ifndef NO_W1
+#ifdef EARLY_MARK
+        //  W1 in the reserve of k, for k+1, unless already marked.
+        if
+        :: marked < k + 1 -> atomic { slot [(k + 1) & MASK].state = DIRTY | (k + 1); marked = k + 1 }
+        :: else -> skip
+        fi;
+#else
         //  W1: mark the slot after ours dirty (relaxed).
         slot [(k + 1) & MASK].state = DIRTY | (k + 1);
+#endif
 #endif
         //  W2: release fence, a no-op under sequential consistency.
         //  W3: the payload one word at a time, then the length
@@ -127,6 +140,13 @@ proctype writer ()
         od;
         //  W4: publish (release).  The ghost moves in the same step.
         atomic { slot [k & MASK].state = k; committed = k };
+#if defined(EARLY_MARK) && !defined(NO_W1)
+        //  W1 for k+2 at the end of the commit (rings of more than 2).
+        if
+        :: CAP > 2 -> atomic { slot [(k + 2) & MASK].state = DIRTY | (k + 2); marked = k + 2 }
+        :: else -> skip
+        fi;
+#endif
         //  The head hint (relaxed), for late readers and resync.
         atomic { head = k + 1; k++ }
     :: else -> break
@@ -318,13 +338,21 @@ proctype reader (bit mode)
             position = (h > CAP - 1 -> h - (CAP - 1) : 1)
         };
         //  A reservation in progress has marked the oldest slot for its
-        //  next lap (relaxed load): start one later.
+        //  next lap (relaxed load): start one later.  EARLY_MARK: skip
+        //  every marked slot, one load each.
+#ifdef EARLY_MARK
+        do
+        :: atomic { position < h && (slot [position & MASK].state & DIRTY) -> position++ }
+        :: else -> break
+        od
+#else
         atomic {
             if
             :: position < h && (slot [position & MASK].state & DIRTY) -> position++
             :: else -> skip
             fi
         }
+#endif
     fi;
     atomic { h = 0; start = position };
 
