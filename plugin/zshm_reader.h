@@ -80,7 +80,8 @@ int
 //  waits: NULL with errno EAGAIN (or EPIPE) when none is ready.  The bytes
 //  may be overwritten by the writer at any moment; zshm_reader_advance
 //  says afterwards whether they were.  Peeking again without advancing
-//  returns the same message.
+//  returns the same message.  (Plain loads of the bytes race the writer in
+//  C11's terms; zshm_reader_recv copies them with relaxed atomics.)
 const void *
     zshm_reader_peek (zshm_reader_t *self, size_t *size_p, uint64_t *seq_p);
 

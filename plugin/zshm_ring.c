@@ -43,9 +43,11 @@
     All payload accesses are relaxed atomic word copies (zshm_atomics.h), so
     the race a lapped reader has with the writer is defined behaviour, and
     ThreadSanitizer sees no plain racing access.  TSan does not model the
-    standalone fences W2/R4; what it checks is A (a real release/acquire
-    pair) and the absence of plain races, which is what it can check.  B is
-    argued above and exercised by the multi-process stress tests.
+    standalone fences W2/R4, and cannot judge two relaxed accesses against
+    each other; what it checks is that no plain access races (ours and the
+    caller's, e.g. a zero-copy fill) and the release/acquire pairs it sees.
+    A and B are argued above, exercised by the multi-process stress tests,
+    and model-checked under sequential consistency (tests/model/).
 
     Liveness.  The writer holds an exclusive flock on the segment for as
     long as it lives; the kernel drops it when the process dies, however it
@@ -82,6 +84,9 @@
 //  How long a new writer retries for the lock when readers' liveness probes
 //  (brief shared locks) are in the way, before it reports EBUSY.
 #define ZSHM_LOCK_RETRIES 50
+//  A takeover refuses to continue a sequence past this: it would wrap the
+//  63-bit sequence field within the lifetime of the channel.
+#define ZSHM_SEQ_RESUME_MAX (1ULL << 62)
 #define ZSHM_LOCK_RETRY_US 2000
 
 static uint64_t
@@ -259,16 +264,16 @@ s_lock_writer (int fd)
     return -1;
 }
 
-//  A writer taking over a dead writer's segment: find where the sequence
-//  stopped and carry on from there.  Every published slot is clean with its
-//  sequence; the dead writer's W1s left the next one or two slots dirty,
-//  which is harmless (they are marked again by our own W1s).
-static void
-s_take_over (zshm_ring_t *self)
+//  Where a dead writer's sequence stopped: the next sequence to publish.
+//  Every published slot is clean with its sequence; the dead writer's W1s
+//  left the next one or two slots dirty, which is harmless (they are marked
+//  again by our own W1s).
+static uint64_t
+s_resume_point (const uint8_t *slots, uint64_t capacity, uint64_t stride)
 {
     uint64_t last = 0, lowest_dirty = UINT64_MAX;
-    for (uint64_t index = 0; index < self->capacity; index++) {
-        zshm_slot_t *slot = (zshm_slot_t *) (self->slots + index * self->stride);
+    for (uint64_t index = 0; index < capacity; index++) {
+        const zshm_slot_t *slot = (const zshm_slot_t *) (slots + index * stride);
         uint64_t state = zshm_load_relaxed (&slot->state);
         uint64_t seq = state & ZSHM_SEQ_MASK;
         if (state & ZSHM_DIRTY) {
@@ -279,13 +284,21 @@ s_take_over (zshm_ring_t *self)
         if (seq > last)
             last = seq;
     }
-    self->next = last + 1;
+    uint64_t next = last + 1;
     //  A 2-slot ring whose writer died between reserve and commit has both
     //  slots dirty and no clean slot to say where it stopped; the lowest
     //  dirty mark is the sequence it had reserved.  In every other state
     //  lowest_dirty == last + 1.
-    if (lowest_dirty != UINT64_MAX && lowest_dirty > self->next)
-        self->next = lowest_dirty;
+    if (lowest_dirty != UINT64_MAX && lowest_dirty > next)
+        next = lowest_dirty;
+    return next;
+}
+
+//  A writer taking over a dead writer's segment carries on at `next`.
+static void
+s_take_over (zshm_ring_t *self, uint64_t next)
+{
+    self->next = next;
     //  Restore the invariant: the slot we fill next is dirty.  Readers
     //  waiting for it already see it dirty or clean with an older lap.
     zshm_store_relaxed (&zshm_ring_slot (self, self->next)->state, ZSHM_DIRTY | self->next);
@@ -433,19 +446,27 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
             uint64_t old_capacity, old_slot_size;
             if (s_validate (old_fd, &old_capacity, &old_slot_size) == 0
             &&  old_capacity == capacity && old_slot_size == slot_size) {
-                //  Take over: drop our fresh segment, map the old one.
-                munmap (base, total);
-                base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE,
-                                         MAP_SHARED | MAP_POPULATE, old_fd, 0);
-                if (base == MAP_FAILED)
+                uint8_t *old_base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE,
+                                                      MAP_SHARED | MAP_POPULATE, old_fd, 0);
+                if (old_base == MAP_FAILED)
                     goto failed_errno;
-                s_attach (self, base, total, capacity, slot_size);
-                s_take_over (self);
-                close (fd);
-                unlink (temp);
-                self->fd = old_fd;
-                self->guard = zshm_guard_add (self->base, self->map_size);
-                return self;
+                uint64_t next = s_resume_point (old_base + ZSHM_SLOTS_OFFSET, capacity,
+                                                ZSHM_SLOT_STRIDE (slot_size));
+                if (next < ZSHM_SEQ_RESUME_MAX) {
+                    //  Take over: drop our fresh segment, use the old one.
+                    munmap (base, total);
+                    base = old_base;
+                    s_attach (self, base, total, capacity, slot_size);
+                    s_take_over (self, next);
+                    close (fd);
+                    unlink (temp);
+                    self->fd = old_fd;
+                    self->guard = zshm_guard_add (self->base, self->map_size);
+                    return self;
+                }
+                //  A sequence no writer reaches (2^62 at 1 G msg/s is 146
+                //  years): planted, not a channel to continue.
+                munmap (old_base, total);
             }
             if (!(flags & ZSHM_RING_REPLACE)) {
                 error = EEXIST;

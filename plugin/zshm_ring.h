@@ -109,6 +109,12 @@ bool
 //  (zshm_ring_slot_size bytes, 8-byte aligned) and its sequence number in
 //  *seq_p (if seq_p is not NULL).  Fill it, then call zshm_ring_commit.
 //  Calling reserve again before commit returns the same slot.  Writer only.
+//  A reader lapped by the writer may be copying the slot's previous lap
+//  while you fill it; the protocol detects that and discards its copy, but
+//  plain stores racing that copy are still a data race in C11's terms (and
+//  ThreadSanitizer says so).  zshm_ring_send stores word by word with
+//  relaxed atomics and has no such race; fill the slot the same way when
+//  that matters to you.
 void *
     zshm_ring_reserve (zshm_ring_t *self, uint64_t *seq_p);
 

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "testutil.h"
+#include "zshm_atomics.h"
 
 //  Messages a ring of capacity c holds: the writer keeps the next two slots
 //  dirty, or one on a 2-slot ring (see the top of plugin/zshm_ring.c).
@@ -883,7 +884,14 @@ s_stress_writer (void *arg)
             void *slot = zshm_ring_reserve (self->ring, &reserved);
             CHECK (reserved == seq);
             size_t size = tu_msg_size (seq, TU_MSG_MIN, zshm_ring_slot_size (self->ring));
-            tu_msg_fill (slot, seq, size);
+            //  Built aside, then stored word by word with relaxed atomics:
+            //  a lapped reader may be copying this slot right now, and a
+            //  plain store racing its copy is a data race (in C11 and for
+            //  TSan) even though the reader throws the copy away.
+            unsigned char local [512];
+            CHECK (size <= sizeof local);
+            tu_msg_fill (local, seq, size);
+            zshm_copy_to_shared (slot, local, size);
             CHECK (zshm_ring_commit (self->ring, size) == 0);
         }
     }

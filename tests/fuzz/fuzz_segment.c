@@ -222,12 +222,38 @@ s_peek_all (zshm_reader_t *reader, size_t slot_size, int rounds)
     }
 }
 
+//  The sequence a takeover resumes at, read from the file as the reader
+//  mapped it: after the highest clean sequence, or at the lowest dirty
+//  mark if that is higher (see s_resume_point in zshm_ring.c).
+static uint64_t
+s_resume_point (const zshm_ring_info_t *info)
+{
+    FILE *file = fopen (s_path, "rb");
+    S_CHECK (file);
+    uint64_t last = 0, lowest_dirty = UINT64_MAX;
+    uint64_t stride = ZSHM_SLOT_STRIDE (info->slot_size);
+    for (uint64_t index = 0; index < info->capacity; index++) {
+        uint64_t state = 0;
+        S_CHECK (fseek (file, (long) (ZSHM_SLOTS_OFFSET + index * stride), SEEK_SET) == 0);
+        S_CHECK (fread (&state, sizeof state, 1, file) == 1);
+        uint64_t seq = state & ZSHM_SEQ_MASK;
+        if (state & ZSHM_DIRTY)
+            lowest_dirty = seq < lowest_dirty ? seq : lowest_dirty;
+        else
+            last = seq > last ? seq : last;
+    }
+    fclose (file);
+    return lowest_dirty != UINT64_MAX && lowest_dirty > last + 1 ? lowest_dirty : last + 1;
+}
+
 //  A restarted publisher takes the channel over: it must accept the layout
-//  (the reader did), publish, and a reader at the head must get exactly
-//  what it published.
+//  (the reader did) unless the sequence is beyond what it may continue
+//  (2^62), publish, and a reader at the head must get exactly what it
+//  published.
 static void
 s_take_over (zshm_ring_t *ring, zshm_reader_t *reader, const zshm_ring_info_t *info)
 {
+    bool resumable = s_resume_point (info) < (1ULL << 62);
     //  Another layout is refused while the old segment is there.
     size_t other = info->capacity == 2 ? 4 : info->capacity / 2;
     zshm_ring_t *writer = zshm_ring_new (S_NAME, other, info->slot_size);
@@ -235,10 +261,15 @@ s_take_over (zshm_ring_t *ring, zshm_reader_t *reader, const zshm_ring_info_t *i
 
     writer = zshm_ring_new (S_NAME, info->capacity, info->slot_size);
     if (!writer) {
-        //  Resources, never validation: the reader opened this segment.
-        S_CHECK (errno != EPROTO && errno != EEXIST && errno != EINVAL);
+        //  A sequence it may not continue: EEXIST.  Otherwise resources,
+        //  never validation: the reader opened this segment.
+        if (!resumable)
+            S_CHECK (errno == EEXIST);
+        else
+            S_CHECK (errno != EPROTO && errno != EEXIST && errno != EINVAL);
         return;
     }
+    S_CHECK (resumable);
     S_CHECK (zshm_ring_probe (S_NAME) == 1);
     S_CHECK (zshm_ring_writer_alive (ring));
     uint8_t payload [24];

@@ -33,10 +33,11 @@
                 company; this buys a larger N)
         NO_CHECK_AHEAD  leave out the "never ahead of the writer" check
         OLD_RESYNC  negative check: s_resync as it was before commit 3db4895
-        EARLY_MARK  the writer as changed after commit c69f375 (work in
-                progress then): W1 for k+2 at the end of the commit of k on
-                rings of more than 2 slots, otherwise in the reserve of k
-                for k+1; seek_oldest skips every dirty slot
+        EARLY_MARK  the writer as the code is now: W1 for k+2 at the end
+                of the commit of k on rings of more than 2 slots, otherwise
+                in the reserve of k for k+1; seek_oldest skips every dirty
+                slot.  Without it, the earlier writer (W1 for k+1 in the
+                reserve of k), which the protocol equally allows.
         NO_W1   negative check: the writer skips W1 (the dirty mark)
         NO_R5   negative check: readers skip R5 (the re-check)
     With NO_W1 or NO_R5 spin must find a torn delivery; tests/test_model.sh
