@@ -33,15 +33,12 @@
 #include <unistd.h>
 
 #include "zshm_atomics.h"
+#include "zshm_endpoint.h"
 #include "zshm_pub.h"
 #include "zshm_reader.h"
 #include "zshm_record.h"
 #include "zshm_ring.h"
 
-#define ZSHM_PUB_CAPACITY 4096
-#define ZSHM_PUB_SLOT     1024
-#define ZSHM_PUB_MAXMSG   (16u * 1024 * 1024)
-#define ZSHM_PUB_MODE     0600
 
 //  Bytes on their way into a slot, as whole words.
 typedef struct {
@@ -399,90 +396,22 @@ s_stream_abort (zshm_pub_t *self)
 //  --------------------------------------------------------------------------
 //  Endpoints
 
-//  Parse a decimal size option into *value_p, within [low, high].
-static int
-s_parse_size (const char *text, size_t low, size_t high, size_t *value_p)
-{
-    if (!text || *text < '0' || *text > '9') {
-        errno = EINVAL;
-        return -1;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno || *end || value < low || value > high) {
-        errno = EINVAL;
-        return -1;
-    }
-    *value_p = (size_t) value;
-    return 0;
-}
-
 //  Open one shm://NAME?options endpoint into *channel; maxmsg may lower
 //  *maxmsg_p.  `spec` is writable scratch.
 static int
 s_open_shm (char *spec, s_channel_t *channel, size_t *maxmsg_p)
 {
-    char *name = spec + strlen ("shm://");
-    char *options = strchr (name, '?');
-    if (options)
-        *options++ = 0;
-    size_t capacity = ZSHM_PUB_CAPACITY, slot = ZSHM_PUB_SLOT;
-    size_t maxmsg = ZSHM_PUB_MAXMSG, mode = ZSHM_PUB_MODE, replace = 0;
-    if (!zshm_ring_name_valid (name)) {
-        errno = EINVAL;
+    zshm_endpoint_t endpoint;
+    if (zshm_endpoint_parse (spec, &endpoint))
         return -1;
-    }
-    char *saveptr = NULL;
-    for (char *option = options ? strtok_r (options, "&", &saveptr) : NULL; option;
-         option = strtok_r (NULL, "&", &saveptr)) {
-        char *value = strchr (option, '=');
-        if (value)
-            *value++ = 0;
-        int rc;
-        if (streq (option, "capacity"))
-            rc = s_parse_size (value, 2, 1u << 30, &capacity);
-        else
-        if (streq (option, "slot"))
-            rc = s_parse_size (value, ZSHM_RECORD_SLOT_MIN, 1u << 30, &slot);
-        else
-        if (streq (option, "maxmsg"))
-            rc = s_parse_size (value, ZSHM_RECORD_BODY_MIN, ZSHM_RECORD_TOTAL_MAX, &maxmsg);
-        else
-        if (streq (option, "replace"))
-            rc = s_parse_size (value, 0, 1, &replace);
-        else
-        if (streq (option, "idle") || streq (option, "from"))
-            rc = 0;             //  the subscriber's: one endpoint string serves both
-        else
-        if (streq (option, "mode")) {
-            char *end;
-            rc = -1;
-            if (value && *value >= '0' && *value <= '7') {
-                errno = 0;
-                unsigned long parsed = strtoul (value, &end, 8);
-                if (!errno && !*end && parsed <= 0777) {
-                    mode = parsed;
-                    rc = 0;
-                }
-            }
-            if (rc)
-                errno = EINVAL;
-        }
-        else {
-            errno = EINVAL;
-            rc = -1;
-        }
-        if (rc)
-            return -1;
-    }
-    channel->ring = zshm_ring_new_ex (name, capacity, slot,
-                                      replace ? ZSHM_RING_REPLACE : 0, (mode_t) mode);
+    channel->ring = zshm_ring_new_ex (endpoint.name, endpoint.capacity, endpoint.slot,
+                                      endpoint.replace ? ZSHM_RING_REPLACE : 0,
+                                      (mode_t) endpoint.mode);
     if (!channel->ring)
         return -1;
     channel->body_max = zshm_ring_slot_size (channel->ring) - ZSHM_RECORD_HEADER;
-    if (maxmsg < *maxmsg_p)
-        *maxmsg_p = maxmsg;
+    if (endpoint.maxmsg < *maxmsg_p)
+        *maxmsg_p = endpoint.maxmsg;
     return 0;
 }
 
@@ -506,7 +435,7 @@ zshm_pub_new (const char *endpoints)
     int error = ENOMEM;
     if (!self || !copy || !zmq_list || !self->channels)
         goto failed;
-    self->maxmsg = ZSHM_PUB_MAXMSG;
+    self->maxmsg = ZSHM_ENDPOINT_MAXMSG;
 
     //  Split by hand rather than with strtok: an empty item is an error.
     char *item = copy;

@@ -47,12 +47,12 @@
 #include <unistd.h>
 
 #include "zshm_atomics.h"
+#include "zshm_endpoint.h"
 #include "zshm_pub.h"
 #include "zshm_record.h"
 #include "zshm_sub.h"
 #include "zshm_sub_priv.h"
 
-#define ZSHM_SUB_MAXMSG       (16u * 1024 * 1024)
 //  Polling for a channel that does not exist (or whose writer is dead):
 //  first pause, longest pause.
 #define ZSHM_SUB_POLL_MIN_NS  (1 * 1000000LL)
@@ -282,64 +282,18 @@ zshm_sub_unsubscribe (zshm_sub_t *self, const char *prefix)
 //  --------------------------------------------------------------------------
 //  Endpoints
 
-static int
-s_parse_size (const char *text, size_t low, size_t high, size_t *value_p)
-{
-    if (!text || *text < '0' || *text > '9') {
-        errno = EINVAL;
-        return -1;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno || *end || value < low || value > high) {
-        errno = EINVAL;
-        return -1;
-    }
-    *value_p = (size_t) value;
-    return 0;
-}
-
 //  shm://NAME?options into self; `spec` is writable scratch.
 static int
 s_parse_shm (zshm_sub_t *self, char *spec)
 {
-    char *name = spec + strlen ("shm://");
-    char *options = strchr (name, '?');
-    if (options)
-        *options++ = 0;
-    if (!zshm_ring_name_valid (name)) {
-        errno = EINVAL;
+    zshm_endpoint_t endpoint;
+    if (zshm_endpoint_parse (spec, &endpoint))
         return -1;
-    }
-    char *saveptr = NULL;
-    for (char *option = options ? strtok_r (options, "&", &saveptr) : NULL; option;
-         option = strtok_r (NULL, "&", &saveptr)) {
-        char *value = strchr (option, '=');
-        if (value)
-            *value++ = 0;
-        int rc = -1;
-        if (streq (option, "idle"))
-            rc = zshm_idle_parse (value, &self->idle);
-        else
-        if (streq (option, "from") && value && (streq (value, "latest") || streq (value, "oldest"))) {
-            self->from_oldest = streq (value, "oldest");
-            rc = 0;
-        }
-        else
-        if (streq (option, "maxmsg"))
-            rc = s_parse_size (value, ZSHM_RECORD_BODY_MIN, ZSHM_RECORD_TOTAL_MAX, &self->maxmsg);
-        else
-        if (streq (option, "capacity") || streq (option, "slot") || streq (option, "mode")
-        ||  streq (option, "replace"))
-            rc = 0;             //  the publisher's: one endpoint string serves both
-        if (rc) {
-            errno = EINVAL;
-            return -1;
-        }
-    }
-    self->name = strdup (name);
-    if (!self->name || asprintf (&self->path, "%s/zshm.%s", zshm_ring_dir (), name) < 0) {
+    self->idle = endpoint.idle;
+    self->from_oldest = endpoint.from_oldest;
+    self->maxmsg = endpoint.maxmsg;
+    self->name = strdup (endpoint.name);
+    if (!self->name || asprintf (&self->path, "%s/zshm.%s", zshm_ring_dir (), endpoint.name) < 0) {
         self->path = NULL;
         errno = ENOMEM;
         return -1;
@@ -360,7 +314,7 @@ zshm_sub_new (const char *endpoint, const char *subscribe)
     if (!self || !copy)
         goto failed;
     self->idle = ZSHM_IDLE_SPIN;
-    self->maxmsg = ZSHM_SUB_MAXMSG;
+    self->maxmsg = ZSHM_ENDPOINT_MAXMSG;
     self->rcvtimeo = -1;
     self->state = S_ABSENT;
     self->created_ns = s_now_ns (CLOCK_REALTIME);
