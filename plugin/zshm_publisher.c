@@ -72,6 +72,7 @@ s_publisher_new (zsock_t *pipe, const char *endpoints)
         errno = ENOMEM;
         return NULL;
     }
+    zsock_set_sndtimeo (pipe, 0);
     self->pub = zshm_pub_new (endpoints);
     if (!self->pub) {
         int error = errno;
@@ -123,8 +124,10 @@ s_command (s_publisher_t *self, const char *name, size_t size, size_t frames)
         char published [24], failed [24];
         snprintf (published, sizeof published, "%" PRIu64, self->published);
         snprintf (failed, sizeof failed, "%" PRIu64, self->failed);
-        //  The application asked and is reading: a blocking send is right
-        zstr_sendx (self->pipe, "$STATS", published, failed, NULL);
+        //  Never wait: an application that asks without ever reading the
+        //  replies gets a warning, not a publisher stuck for good
+        if (zstr_sendx (self->pipe, "$STATS", published, failed, NULL) == -1)
+            zsys_warning ("zshm_publisher: $STATS reply dropped: replies are not read");
     }
     else
         zsys_warning ("zshm_publisher: ignored unknown command '%.*s' (%zu frames)",

@@ -18,7 +18,8 @@
     or a comma list of both.  Messages go out in the order they were sent.
     The actor never waits for subscribers.  Sends to the actor can wait
     only when the application outpaces the actor's own thread by more than
-    the pipe holds (about 2000 messages).
+    the pipe holds (about 2000 messages).  While idle, the actor's thread
+    sleeps in its pipe.
 
     Commands and the '$' rule.  Data and commands share the actor's pipe,
     so a first frame that begins with '$' is reserved for the actor, as

@@ -228,9 +228,10 @@ s_command (s_subscriber_t *self, zmsg_t *msg)
             zmsg_addmem (msg, NULL, 0);
         zframe_t *prefix;
         while ((prefix = zmsg_pop (msg))) {
-            int rc = subscribe
-                ? zshm_sub_subscribe_bytes (self->sub, zframe_data (prefix), zframe_size (prefix))
-                : zshm_sub_unsubscribe_bytes (self->sub, zframe_data (prefix), zframe_size (prefix));
+            const void *data = zframe_data (prefix);
+            size_t size = zframe_size (prefix);
+            int rc = subscribe ? zshm_sub_subscribe_bytes (self->sub, data, size)
+                               : zshm_sub_unsubscribe_bytes (self->sub, data, size);
             if (rc == -1)
                 zsys_warning ("zshm_subscriber: %s failed: %s", name, strerror (errno));
             zframe_destroy (&prefix);

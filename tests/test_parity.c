@@ -388,9 +388,9 @@ s_compare (zlist_t *left, const char *left_name, zlist_t *right, const char *rig
         zframe_t *frame_one = zmsg_first (one);
         zframe_t *frame_two = zmsg_first (two);
         for (size_t frame = 0; frame_one; frame++) {
-            CHECKF (zframe_eq (frame_one, frame_two), "message %zu frame %zu differs: %s %zu bytes, %s %zu",
-                    index, frame, left_name, zframe_size (frame_one), right_name,
-                    zframe_size (frame_two));
+            CHECKF (zframe_eq (frame_one, frame_two),
+                    "message %zu frame %zu differs: %s %zu bytes, %s %zu", index, frame,
+                    left_name, zframe_size (frame_one), right_name, zframe_size (frame_two));
             frame_one = zmsg_next (one);
             frame_two = zmsg_next (two);
         }
