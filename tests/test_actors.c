@@ -273,6 +273,65 @@ s_test_joiner (void)
 }
 
 //  --------------------------------------------------------------------------
+//  The subscriber actor on tcp://, fed by a plain zsock PUB socket
+
+static void
+s_send_zsock (void *pub, const char *topic)
+{
+    CHECK (zstr_sendx (pub, topic, "probe", NULL) == 0);
+}
+
+static void
+s_test_tcp (void)
+{
+    zsock_t *pub = zsock_new_pub ("tcp://127.0.0.1:*");
+    CHECK (pub);
+    const char *endpoint = zsock_endpoint (pub);
+    CHECK (endpoint);
+    zactor_t *sub = s_subscriber (endpoint, "sync.");
+    s_sync (s_send_zsock, pub, sub);
+
+    //  The subscription travels to the PUB socket: probe under it until
+    //  one arrives, then skip the late probes
+    zstr_sendx (sub, "SUBSCRIBE", "tcp.", NULL);
+    zpoller_t *poller = zpoller_new (sub, NULL);
+    zmsg_t *msg = NULL;
+    for (int attempt = 0; attempt < 2000 && !s_topic_is (msg, "tcp.probe"); attempt++) {
+        zmsg_destroy (&msg);
+        zstr_sendx (pub, "tcp.probe", "", NULL);
+        if (zpoller_wait (poller, 5))
+            msg = zmsg_recv (sub);
+    }
+    CHECKF (s_topic_is (msg, "tcp.probe"), "the tcp. subscription never took");
+    zmsg_destroy (&msg);
+    zpoller_destroy (&poller);
+    zstr_sendx (pub, "tcp.sync", "", NULL);
+    while (!s_topic_is ((msg = s_recv (sub)), "tcp.sync"))
+        zmsg_destroy (&msg);
+    zmsg_destroy (&msg);
+
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "tcp.one");
+    zmsg_addmem (msg, NULL, 0);
+    zmsg_addstr (msg, "end");
+    CHECK (zmsg_send (&msg, pub) == 0);
+    zstr_sendx (pub, "other", "no", NULL);
+    zstr_sendx (pub, "tcp.two", "2", NULL);
+    msg = s_recv (sub);
+    CHECK (zmsg_size (msg) == 3 && s_topic_is (msg, "tcp.one"));
+    zmsg_destroy (&msg);
+    s_expect (sub, "tcp.two", "2");
+    uint64_t lost = 99, dropped = 99;
+    s_lost (sub, &lost, &dropped);
+    CHECK (lost == 0 && dropped == 0);
+
+    zactor_destroy (&sub);
+    zsock_destroy (&pub);
+    if (s_verbose)
+        printf ("  tcp:// subscriber actor: ok\n");
+}
+
+//  --------------------------------------------------------------------------
 //  The '$' rule, and publisher commands
 
 static void
@@ -845,6 +904,7 @@ main (int argc, char **argv)
     s_test_failed_start ();
     s_test_send_recv ();
     s_test_joiner ();
+    s_test_tcp ();
     s_test_dollar ();
     s_test_poller ();
     s_test_zloop ();
