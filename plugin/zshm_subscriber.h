@@ -36,7 +36,7 @@
     ("$SYS.uptime" arrives as "$$SYS.uptime"), the same rule as the
     zshm_publisher actor's.  zshm_subscriber_is_event tells them apart.
 
-        ["$PUBLISHER_DEAD"]
+        ["$PUBLISHER_DEAD"]     (shm:// only, as is the next one)
             The publisher died (or destroyed its zshm_pub).  Everything it
             published before has already been forwarded.  The actor keeps
             waiting for a publisher on the same channel.
@@ -45,7 +45,7 @@
             its messages follow.  A publisher that restarted before the
             actor noticed gives $PUBLISHER_DEAD then $PUBLISHER_BACK.
         ["$LOST", "<lost>", "<dropped>"]
-            The reply to LOST, decimal counts since the actor started:
+            (any endpoint) The reply to LOST, decimal counts since the actor started:
             lost = messages the subscriber lost on the ring (overwritten
             before it read them, a missing fragment, past maxmsg);
             dropped = messages the actor dropped at the pipe's HWM.
