@@ -38,6 +38,12 @@
     when the subscriber finds it is waited on without EPIPE (unless
     from=oldest, which replays what it holds first).
 
+    Joining.  A subscriber attaches to an existing channel at its first
+    receive and starts at the next message published from then on, as a
+    zmq SUB that has just connected.  To be sure of every message published
+    after zshm_sub_new returns, receive once with rcvtimeo 0 right away
+    (the zshm_subscriber actor does), or use from=oldest.
+
     Receiving.  zshm_sub_recv receives into the subscriber's own buffer and
     allocates nothing in steady state; the frames stay valid until the next
     receive.  zshm_sub_recv_msg returns a zmsg_t the caller owns.
