@@ -75,6 +75,11 @@
 #define ZSHM_MAX_READERS    126
 #define ZSHM_TYPE_NAME_MAX  128
 
+//  A reader entry's flag: the reader is counted in the control's waiters
+//  (it sleeps, or is about to).  Whoever reclaims the entry of a reader
+//  that died so uncounts it, or the writer would wake nobody for ever.
+#define ZSHM_READER_SLEEPING 1
+
 #define ZSHM_DIRTY          (1ULL << 63)
 #define ZSHM_SEQ_MASK       (ZSHM_DIRTY - 1)
 #define ZSHM_SLOT_HEADER    16
@@ -116,7 +121,7 @@ typedef struct {
 
 typedef struct {
     _Atomic uint32_t pid;                 //  0 when free; claimed by CAS
-    _Atomic uint32_t flags;               //  reserved, 0
+    _Atomic uint32_t flags;               //  ZSHM_READER_SLEEPING or 0
     _Atomic uint64_t position;            //  next sequence it expects
     _Atomic uint64_t lost;                //  messages it lost to laps
     _Atomic uint64_t delivered;           //  messages it received

@@ -76,6 +76,11 @@ s_register (zshm_ring_t *ring)
         &&  atomic_compare_exchange_strong_explicit (&entry->pid, &owner, self,
                                                      memory_order_acquire,
                                                      memory_order_relaxed)) {
+            //  A reader that died asleep is still counted among the
+            //  waiters: uncount it, so the writer stops waking nobody.
+            if (zshm_load_relaxed (&entry->flags) & ZSHM_READER_SLEEPING)
+                atomic_fetch_sub_explicit (&ring->control->waiters, 1, memory_order_relaxed);
+            zshm_store_relaxed (&entry->flags, 0);
             uint64_t id = 0;
             if (getrandom (&id, sizeof id, GRND_NONBLOCK) != sizeof id)
                 id = (uint64_t) s_now_ns ();
@@ -262,10 +267,17 @@ s_block (zshm_reader_t *self, int64_t sleep_ns)
     //  Seq_cst: our registration is visible before we look at the slot
     //  again (pairs with the writer's waiters load after W4).
     atomic_fetch_add_explicit (&control->waiters, 1, memory_order_seq_cst);
+    //  Counted, then flagged (and unflagged before uncounted): a reader
+    //  killed in between leaks one count at worst, never uncounts twice.
+    //  Relaxed: only whoever reclaims our entry after we died reads it.
+    if (self->entry)
+        zshm_store_relaxed (&self->entry->flags, ZSHM_READER_SLEEPING);
     //  Acquire: pairs with the release in zshm_ring_wake.
     uint32_t seen = zshm_load_acquire (&control->futex);
     if (!s_ready (self))
         zshm_ring_sleep (ring, seen, sleep_ns);
+    if (self->entry)
+        zshm_store_relaxed (&self->entry->flags, 0);
     atomic_fetch_sub_explicit (&control->waiters, 1, memory_order_relaxed);
 }
 

@@ -357,6 +357,85 @@ zshm_ring_new (const char *name, size_t capacity, size_t slot_size)
     return zshm_ring_new_ex (name, capacity, slot_size, 0, 0600);
 }
 
+//  The channel's file is there: take it over if its writer is dead and its
+//  layout is ours.  Returns 1 when taken over (self is attached to it), 0
+//  when there is nothing to take over (gone, replaced under us, or removed
+//  by us for ZSHM_RING_REPLACE): create one; -1 with errno otherwise
+//  (EBUSY a live writer, EEXIST another layout, EACCES another user's).
+static int
+s_take_existing (zshm_ring_t *self, const char *path, uint64_t capacity, uint64_t slot_size,
+                 int flags)
+{
+    int fd = open (path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ELOOP && (flags & ZSHM_RING_REPLACE))
+            return unlink (path) && errno != ENOENT ? -1 : 0;
+        return errno == ENOENT ? 0 : -1;
+    }
+    struct stat st, now;
+    int error = 0;
+    if (fstat (fd, &st))
+        error = errno;
+    else
+    if (st.st_uid != geteuid ())
+        error = EACCES;                 //  never take over another user's
+    else
+    if (s_lock_writer (fd))
+        error = errno;
+    if (error) {
+        close (fd);
+        errno = error;
+        return -1;
+    }
+    //  While we waited for the lock, `zshm clean` or a replacing writer may
+    //  have unlinked this file: taking it over would publish where no new
+    //  reader looks.  Start again if the path no longer names what we hold.
+    if (lstat (path, &now) || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+        close (fd);
+        return 0;
+    }
+    uint64_t old_capacity, old_slot_size;
+    size_t total = zshm_layout_total (capacity, slot_size);
+    if (s_validate (fd, &old_capacity, &old_slot_size) == 0
+    &&  old_capacity == capacity && old_slot_size == slot_size) {
+        uint8_t *base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE,
+                                          MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (base == MAP_FAILED) {
+            error = errno;
+            close (fd);
+            errno = error;
+            return -1;
+        }
+        uint64_t next = s_resume_point (base + ZSHM_SLOTS_OFFSET, capacity,
+                                        ZSHM_SLOT_STRIDE (slot_size));
+        if (next < ZSHM_SEQ_RESUME_MAX) {
+            s_attach (self, base, total, capacity, slot_size);
+            s_take_over (self, next);
+            self->fd = fd;
+            self->guard = zshm_guard_add (self->base, self->map_size);
+            return 1;
+        }
+        //  A sequence no writer reaches (2^62 at 1 G msg/s is 146 years):
+        //  planted, not a channel to continue.
+        munmap (base, total);
+    }
+    if (!(flags & ZSHM_RING_REPLACE)) {
+        close (fd);
+        errno = EEXIST;
+        return -1;
+    }
+    //  Replace: we hold the dead writer's lock; remove its file.  Readers of
+    //  it see its writer die when we close it.
+    if (unlink (path) && errno != ENOENT) {
+        error = errno;
+        close (fd);
+        errno = error;
+        return -1;
+    }
+    close (fd);
+    return 0;
+}
+
 zshm_ring_t *
 zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wanted,
                   int flags, mode_t mode)
@@ -380,111 +459,62 @@ zshm_ring_new_ex (const char *name, size_t capacity_wanted, size_t slot_size_wan
 
     zshm_ring_t *self = s_ring_alloc ();
     size_t total = zshm_layout_total (capacity, slot_size);
-    int fd = -1, old_fd = -1, error = ENOMEM;
+    int fd = -1, error = ENOMEM;
     uint8_t *base = MAP_FAILED;
-    bool temp_made = false;
     if (!self || !(self->name = strdup (name)))
         goto failed;
-
-    //  Build the whole segment under a temporary name, locked, then link it
-    //  into place: link() fails with EEXIST atomically, like O_EXCL, and no
-    //  reader can ever open a half-initialised segment.
-    fd = open (temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0)
-        goto failed_errno;
-    temp_made = true;
-    if (fchmod (fd, mode) || flock (fd, LOCK_EX | LOCK_NB))
-        goto failed_errno;
-    //  Allocate now, so a full /dev/shm is ENOSPC here rather than SIGBUS
-    //  on some later publish.
-    if ((error = posix_fallocate (fd, 0, (off_t) total)))
-        goto failed;
-    //  MAP_POPULATE: fault every page in now, not on the first lap.
-    base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                             fd, 0);
-    if (base == MAP_FAILED)
-        goto failed_errno;
-    s_layout_init (base, capacity, slot_size);
-    s_attach (self, base, total, capacity, slot_size);
     self->writer = true;
     self->control_writable = true;
-    self->next = 1;
 
-    while (link (temp, path)) {
+    //  A dead writer's segment first: restarting a publisher needs no new
+    //  memory, even on a full /dev/shm.  Then a new segment, built whole
+    //  under a temporary name, locked, and linked into place: link() fails
+    //  with EEXIST atomically, like O_EXCL, and no reader can ever open a
+    //  half-made segment.  Whoever links first wins; the loser looks again.
+    for (int attempt = 0;; attempt++) {
+        int taken = s_take_existing (self, path, capacity, slot_size, flags);
+        if (taken < 0)
+            goto failed_errno;
+        if (taken > 0)
+            break;
+        if (attempt == 100) {           //  a name flipping under us for ever
+            error = EAGAIN;
+            goto failed;
+        }
+        if (fd < 0) {
+            fd = open (temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+            if (fd < 0)
+                goto failed_errno;
+            if (fchmod (fd, mode) || flock (fd, LOCK_EX | LOCK_NB))
+                goto failed_errno;
+            //  Allocate now, so a full /dev/shm is ENOSPC here rather than
+            //  SIGBUS on some later publish.
+            if ((error = posix_fallocate (fd, 0, (off_t) total)))
+                goto failed;
+            //  MAP_POPULATE: fault every page in now, not on the first lap.
+            base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE,
+                                     MAP_SHARED | MAP_POPULATE, fd, 0);
+            if (base == MAP_FAILED)
+                goto failed_errno;
+            s_layout_init (base, capacity, slot_size);
+        }
+        if (link (temp, path) == 0) {
+            s_attach (self, base, total, capacity, slot_size);
+            self->next = 1;
+            self->fd = fd;
+            self->guard = zshm_guard_add (self->base, self->map_size);
+            base = MAP_FAILED;          //  ours now
+            fd = -1;
+            break;
+        }
         if (errno != EEXIST)
             goto failed_errno;
-        //  The channel exists.  Its writer is alive (EBUSY), dead with our
-        //  layout (take it over), or it is something else (EEXIST, or
-        //  replace it when asked).
-        old_fd = open (path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (old_fd < 0) {
-            if (errno == ENOENT)
-                continue;               //  removed meanwhile: link again
-            if (errno != ELOOP || !(flags & ZSHM_RING_REPLACE))
-                goto failed_errno;
-        }
-        else {
-            struct stat st;
-            if (fstat (old_fd, &st))
-                goto failed_errno;
-            if (st.st_uid != geteuid ()) {
-                error = EACCES;         //  never take over another user's
-                goto failed;
-            }
-            if (s_lock_writer (old_fd))
-                goto failed_errno;
-            //  While we waited for the lock, `zshm clean` or a replacing
-            //  writer may have unlinked this file: taking it over would
-            //  publish where no new reader looks.  Start again if the path
-            //  no longer names what we locked.
-            struct stat now;
-            if (lstat (path, &now) || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
-                close (old_fd);
-                old_fd = -1;
-                continue;
-            }
-            uint64_t old_capacity, old_slot_size;
-            if (s_validate (old_fd, &old_capacity, &old_slot_size) == 0
-            &&  old_capacity == capacity && old_slot_size == slot_size) {
-                uint8_t *old_base = (uint8_t *) mmap (NULL, total, PROT_READ | PROT_WRITE,
-                                                      MAP_SHARED | MAP_POPULATE, old_fd, 0);
-                if (old_base == MAP_FAILED)
-                    goto failed_errno;
-                uint64_t next = s_resume_point (old_base + ZSHM_SLOTS_OFFSET, capacity,
-                                                ZSHM_SLOT_STRIDE (slot_size));
-                if (next < ZSHM_SEQ_RESUME_MAX) {
-                    //  Take over: drop our fresh segment, use the old one.
-                    munmap (base, total);
-                    base = old_base;
-                    s_attach (self, base, total, capacity, slot_size);
-                    s_take_over (self, next);
-                    close (fd);
-                    unlink (temp);
-                    self->fd = old_fd;
-                    self->guard = zshm_guard_add (self->base, self->map_size);
-                    return self;
-                }
-                //  A sequence no writer reaches (2^62 at 1 G msg/s is 146
-                //  years): planted, not a channel to continue.
-                munmap (old_base, total);
-            }
-            if (!(flags & ZSHM_RING_REPLACE)) {
-                error = EEXIST;
-                goto failed;
-            }
-        }
-        //  Replace: we hold the old writer's lock (or it was a symlink);
-        //  remove it and link ours.  Readers of the old segment see its
-        //  writer die when we close it.
-        if (unlink (path) && errno != ENOENT)
-            goto failed_errno;
-        if (old_fd >= 0)
-            close (old_fd);
-        old_fd = -1;
     }
+    if (base != MAP_FAILED)             //  a fresh segment we did not need
+        munmap (base, total);
+    if (fd >= 0)
+        close (fd);
     unlink (temp);
-    self->fd = fd;
-    self->guard = zshm_guard_add (self->base, self->map_size);
     return self;
 
 failed_errno:
@@ -492,12 +522,10 @@ failed_errno:
 failed:
     if (base != MAP_FAILED)
         munmap (base, total);
-    if (fd >= 0)
+    if (fd >= 0) {
         close (fd);
-    if (old_fd >= 0)
-        close (old_fd);
-    if (temp_made)
         unlink (temp);
+    }
     if (self)
         free (self->name);
     free (self);

@@ -457,7 +457,8 @@ s_reconnect (zshm_sub_t *self)
     //  may be dead again already; then we read what it left and report
     //  EPIPE again.
     uint64_t incarnation = zshm_ring_incarnation (self->ring);
-    if (incarnation != self->incarnation) {
+    //  0: a zeroed header (a segment shrunk under us), not a new writer.
+    if (incarnation != self->incarnation && incarnation != 0) {
         self->incarnation = incarnation;
         self->restarts++;
         self->state = S_LIVE;
@@ -722,8 +723,9 @@ s_recv_shm (zshm_sub_t *self)
             if ((++empty & 63) == 0) {
                 //  A writer that took over before we noticed its
                 //  predecessor die shows up as a new incarnation.
+                //  (0: a zeroed header, a segment shrunk under us.)
                 uint64_t incarnation = zshm_ring_incarnation (self->ring);
-                if (incarnation != self->incarnation) {
+                if (incarnation != self->incarnation && incarnation != 0) {
                     self->incarnation = incarnation;
                     self->restarts++;
                 }
