@@ -4,42 +4,57 @@
     Everything is measured in the same run, on the same two pinned CPUs,
     because this kind of host drifts several-fold in speed between runs:
     a figure means something only beside the core-to-core limit measured
-    with it.  The rows:
+    with it (and the load average, printed too).  The rows, in table order:
 
-      limit         two threads bounce a counter between two cache lines;
-                    the fastest one CPU can tell another anything
-      ring-thread   heap rings between two threads
-      ring-process  shared-memory rings between two processes (fork)
-      zmq-inproc    libzmq PUB/SUB over inproc, ipc and tcp (127.0.0.1),
-      zmq-ipc       between two threads
+      limit           two threads bounce a counter between two cache lines;
+                      the fastest one CPU can tell another anything
+      ring-thread     heap rings between two threads
+      ring-process    shared-memory rings between two processes (fork)
+      pubsub-thread   zshm_pub/zshm_sub on shm:// (zshm_bench_pubsub.c)
+      pubsub-process
+      proto-raw       one-way, at one rate: bytes, a protobuf Tick through
+      proto-zshm      zshm's packer, and through protobuf-c's default path
+      proto-pbc
+      zmq-inproc      libzmq PUB/SUB over inproc, between two threads
+      actor           the zshm_publisher/zshm_subscriber actors
+      zmq-ipc         libzmq PUB/SUB over ipc and tcp (127.0.0.1)
+      block           wake-up of an idle=block subscriber
       zmq-tcp
+      zmq-tcp-oneway  libzmq tcp, timed one way (zshm_bench_bridge.c)
+      bridge          ring, bridge, tcp, bridge, ring, timed one way
 
-    Each row but the limit is measured twice at each payload size:
+    Most rows are measured twice at each payload size:
       latency      ping-pong: A sends on channel A->B, B echoes on B->A;
                    one-way = round trip / 2, as percentiles of every round
-                   trip after the warm-up;
+                   trip after the warm-up.  Rows marked one_way instead
+                   time from B's stamp before sending to A's after
+                   receiving, on one clock;
       throughput   A sends back-to-back for --duration-ms, B receives;
                    received msg/s and the share B lost (the ring's
-                   zshm_reader_lost, or gaps in zmq's sequence numbers).
-    Side A runs pinned to the first CPU, side B to the second.
+                   zshm_reader_lost, or gaps in sequence numbers), over
+                   rings of --tput-ring-bytes.
+    Side A runs pinned to the first CPU, side B to the second.  What is
+    printed (table, targets, JSON, CSV, SVG) is in zshm_bench_report.c; the
+    shared core is declared in zshm_bench_priv.h.
 
     Adding a row.  A scenario is one function and one line in s_scenarios:
 
         static int
-        s_foo (s_bench_t *bench, s_row_t *row)
+        s_foo (bench_t *bench, bench_row_t *row)
         {
-            //  Measure at row->size bytes.  Latency: time round trips on
-            //  side A with s_lat_start/more/add/finish.  Throughput: call
-            //  s_throughput_set.  Return 0, or s_row_fail (row, ...).
+            //  Measure at row->size bytes.  Latency: time samples on
+            //  side A with bench_lat_start/more/add/finish.  Throughput: call
+            //  bench_throughput_set.  Return 0, or bench_row_fail (row, ...).
         }
 
-    Most scenarios run their two sides with s_pair_run, which pins side A
+    Most scenarios run their two sides with bench_pair_run, which pins side A
     to the first CPU in the calling thread and side B to the second in a
     thread or a forked process, and gives both the same copy of an
     argument struct in shared memory (results travel back in it).  The
-    s_ring_* and s_zmq_* functions are the examples to copy.  Rows are
-    extended, not changed: tests/test_bench_smoke.sh checks every row of
-    --json has positive figures.
+    s_ring_* and s_zmq_* functions are the examples to copy; a scenario in
+    another file is declared in zshm_bench_priv.h.  Rows are extended, not
+    changed: tests/test_bench_smoke.sh checks every row of --json has
+    positive figures.
     =========================================================================
 */
 
@@ -63,33 +78,27 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__)
-#    include <cpuid.h>
-#    include <x86intrin.h>
-#    define S_HAVE_TSC 1
-#endif
 #include <zmq.h>
 
 #include "zshm.h"
 #include "zshm_tools.h"
+#include "zshm_bench_priv.h"
+#ifdef BENCH_HAVE_TSC
+#    include <cpuid.h>
+#endif
 
-#define S_SIZES_MAX         16          //  payload sizes in one run
-#define S_ROWS_MAX          256         //  rows in one run
-#define S_SIZE_MIN          8           //  room for a sequence number
-#define S_SIZE_MAX          (1 << 20)   //  largest payload we measure
-#define S_LINE_SIZE         64          //  the limit row's "payload": a line
 #define S_DURATION_MS       1000        //  throughput run, latency cap
 #define S_ITERATIONS        1000000     //  latency samples wanted per row
 #define S_WARMUP            1000        //  round trips not recorded
 #define S_QUICK_DURATION_MS 20
 #define S_QUICK_ITERATIONS  5000
 #define S_QUICK_WARMUP      100
-#define S_MIN_SAMPLES       100         //  recorded even past the time cap
-#define S_CAPACITY          4096        //  ring slots
+#define S_CAPACITY          4096        //  ring slots of latency runs
+#define S_TPUT_BYTES        (64ULL << 20)   //  bytes of a throughput run's ring
+#define S_QUICK_TPUT_BYTES  (4ULL << 20)    //  ... with --quick
+#define S_TPUT_BYTES_MIN    (64ULL << 10)   //  --tput-ring-bytes range
+#define S_TPUT_BYTES_MAX    (16ULL << 30)
 #define S_ZMQ_HWM           10000       //  PUB and SUB high-water marks
-#define S_TIMEOUT_MS        5000        //  longest wait for the other side
-#define S_ERROR_MAX         160         //  bytes of a failure's reason
-#define S_ARG_MAX           (64 * 1024) //  largest scenario argument
 
 //  --------------------------------------------------------------------------
 //  Time.  On x86-64 with an invariant TSC we read the TSC (calibrated
@@ -97,81 +106,10 @@
 //  monotonic, clock_gettime.  What a pair of stamps costs with nothing
 //  between them is measured and subtracted from every round trip.
 
-typedef struct {
-    bool tsc;                   //  true: TSC ticks; false: monotonic ns
-    double ns_per_tick;         //  1 for the monotonic clock
-    uint64_t overhead;          //  ticks of a back-to-back stamp pair
-} s_clock_t;
-
 //  Set once before anything is measured; forked sides inherit it.
-static s_clock_t s_clock = { false, 1.0, 0 };
+bench_clock_t bench_clock = { false, 1.0, 0 };
 
-static inline uint64_t
-s_mono_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-//  A stamp before the timed code.  The first lfence keeps rdtsc from
-//  running ahead of earlier work, the second keeps the timed code from
-//  starting before the stamp.
-static inline uint64_t
-s_stamp_begin (void)
-{
-#ifdef S_HAVE_TSC
-    if (s_clock.tsc) {
-        _mm_lfence ();
-        uint64_t ticks = __rdtsc ();
-        _mm_lfence ();
-        return ticks;
-    }
-#endif
-    return s_mono_ns ();
-}
-
-//  A stamp after the timed code: rdtscp waits until every earlier
-//  instruction (the load that saw the reply) has completed; the lfence
-//  keeps later work out of the interval.
-static inline uint64_t
-s_stamp_end (void)
-{
-#ifdef S_HAVE_TSC
-    if (s_clock.tsc) {
-        unsigned aux;
-        uint64_t ticks = __rdtscp (&aux);
-        _mm_lfence ();
-        return ticks;
-    }
-#endif
-    return s_mono_ns ();
-}
-
-//  A cheap unfenced stamp for deadlines and rates.
-static inline uint64_t
-s_now (void)
-{
-#ifdef S_HAVE_TSC
-    if (s_clock.tsc)
-        return __rdtsc ();
-#endif
-    return s_mono_ns ();
-}
-
-static inline double
-s_ticks_ns (uint64_t ticks)
-{
-    return (double) ticks * s_clock.ns_per_tick;
-}
-
-static inline uint64_t
-s_ms_ticks (uint64_t ms)
-{
-    return (uint64_t) ((double) ms * 1e6 / s_clock.ns_per_tick);
-}
-
-#ifdef S_HAVE_TSC
+#ifdef BENCH_HAVE_TSC
 //  An invariant TSC ticks at one rate in every power state and on every
 //  core (CPUID 0x80000007, EDX bit 8).
 static bool
@@ -190,116 +128,44 @@ s_tsc_invariant (void)
 static int
 s_clock_init (const char *name, int calibrate_ms)
 {
-    s_clock.tsc = false;
-    s_clock.ns_per_tick = 1.0;
+    bench_clock.tsc = false;
+    bench_clock.ns_per_tick = 1.0;
     if (strcmp (name, "monotonic") != 0) {
-#ifdef S_HAVE_TSC
+#ifdef BENCH_HAVE_TSC
         if (s_tsc_invariant ()) {
-            uint64_t ns0 = s_mono_ns ();
+            uint64_t ns0 = bench_mono_ns ();
             uint64_t tick0 = __rdtsc ();
             struct timespec pause = { 0, calibrate_ms * 1000000L };
             nanosleep (&pause, NULL);
-            uint64_t ns1 = s_mono_ns ();
+            uint64_t ns1 = bench_mono_ns ();
             uint64_t tick1 = __rdtsc ();
             if (tick1 > tick0 && ns1 > ns0) {
-                s_clock.tsc = true;
-                s_clock.ns_per_tick = (double) (ns1 - ns0) / (double) (tick1 - tick0);
+                bench_clock.tsc = true;
+                bench_clock.ns_per_tick = (double) (ns1 - ns0) / (double) (tick1 - tick0);
             }
         }
 #endif
-        if (!s_clock.tsc && strcmp (name, "tsc") == 0)
+        if (!bench_clock.tsc && strcmp (name, "tsc") == 0)
             return -1;
     }
     //  The least a stamp pair costs; the minimum, since anything above it
     //  is an interrupt or a miss, not the timer.
     uint64_t best = UINT64_MAX;
     for (int index = 0; index < 20000; index++) {
-        uint64_t begin = s_stamp_begin ();
-        uint64_t end = s_stamp_end ();
+        uint64_t begin = bench_stamp_begin ();
+        uint64_t end = bench_stamp_end ();
         if (end - begin < best)
             best = end - begin;
     }
-    s_clock.overhead = best;
+    bench_clock.overhead = best;
     return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Rows, scenarios, the bench
 
-typedef struct _s_bench_t s_bench_t;
-typedef struct _s_row_t s_row_t;
-typedef int (s_scenario_fn) (s_bench_t *bench, s_row_t *row);
-
-typedef struct {
-    const char *name;           //  row name, as --only selects it
-    const char *summary;        //  one line for --list
-    bool sized;                 //  a row per payload size (else one row)
-    s_scenario_fn *run;         //  measures one row
-} s_scenario_t;
-
-typedef struct {
-    uint64_t samples;           //  round trips recorded, warm-up excluded
-    double p50;                 //  one-way ns (round trip / 2)
-    double p90;                 //  one-way ns
-    double p99;                 //  one-way ns
-    double p999;                //  one-way ns
-    double max;                 //  one-way ns
-    double min;                 //  one-way ns
-    double mean;                //  one-way ns
-} s_latency_t;
-
-typedef struct {
-    uint64_t sent;              //  messages the writer sent
-    uint64_t received;          //  messages the reader got
-    uint64_t lost;              //  messages the reader missed
-    double seconds;             //  from the first send to the reader's end
-    double rate;                //  received per second
-    double lost_pct;            //  lost / sent, percent
-} s_throughput_t;
-
-struct _s_row_t {
-    const s_scenario_t *scenario;   //  what is measured
-    size_t size;                //  payload bytes
-    bool has_latency;           //  latency was measured
-    bool has_throughput;        //  throughput was measured
-    s_latency_t latency;        //  one-way latency
-    s_throughput_t throughput;  //  back-to-back throughput
-    bool failed;                //  a measurement failed
-    char error [S_ERROR_MAX];   //  why it failed
-};
-
-struct _s_bench_t {
-    int cpu_a;                  //  side A's CPU (pinger, writer)
-    int cpu_b;                  //  side B's CPU (echoer, reader)
-    cpu_set_t allowed;          //  CPUs we may use, restored after a run
-    uint64_t duration_ms;       //  throughput run; cap on a latency run
-    uint64_t iterations;        //  latency samples wanted per row
-    uint64_t warmup;            //  round trips not recorded per row
-    size_t sizes [S_SIZES_MAX]; //  payload sizes, bytes
-    int nsizes;                 //  how many
-    size_t capacity;            //  ring slots
-    int zmq_hwm;                //  PUB SNDHWM and SUB RCVHWM
-    bool quick;                 //  --quick
-    const char *json_path;      //  --json FILE; "-" stdout; NULL none
-    const char *only;           //  --only list; NULL runs everything
-    const char *clock_name;     //  --clock: auto, tsc, monotonic
-    void *zmq_ctx;              //  libzmq context of the zmq rows
-    uint64_t *samples;          //  preallocated round trips, ticks
-    uint64_t nsamples;          //  recorded in the current row
-    unsigned serial;            //  makes channel and endpoint names unique
-    bool progress;              //  stderr is a terminal: show progress
-    double load [2];            //  1-minute load average before and after
-    s_row_t limit_end;          //  the limit measured again after the rows
-    int nrows;                  //  rows measured
-    s_row_t rows [S_ROWS_MAX];  //  results, in table order
-};
-
-//  Mark a row failed with a reason (the first reason wins).  Returns -1.
-static int
-s_row_fail (s_row_t *row, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
-
-static int
-s_row_fail (s_row_t *row, const char *format, ...)
+int
+bench_row_fail (bench_row_t *row, const char *format, ...)
 {
     if (!row->failed) {
         va_list args;
@@ -315,40 +181,14 @@ s_row_fail (s_row_t *row, const char *format, ...)
 //  Latency: side A times round trips into the preallocated samples and
 //  turns them into percentiles at the end (sorting happens after timing).
 
-typedef struct {
-    uint64_t done;              //  round trips so far, warm-up included
-    uint64_t warmup;            //  round trips not recorded (may be raised)
-    uint64_t deadline;          //  stamp past which we stop (time cap)
-    uint64_t last;              //  end stamp of the last round trip
-} s_lat_t;
-
-static void
-s_lat_start (s_bench_t *bench, s_lat_t *lat)
+void
+bench_lat_start (bench_t *bench, bench_lat_t *lat)
 {
     bench->nsamples = 0;
     lat->done = 0;
     lat->warmup = bench->warmup;
-    lat->last = s_now ();
-    lat->deadline = lat->last + s_ms_ticks (bench->duration_ms);
-}
-
-//  True while more round trips are wanted: until --iterations are
-//  recorded or the time is up, and in any case S_MIN_SAMPLES of them.
-static inline bool
-s_lat_more (s_bench_t *bench, s_lat_t *lat)
-{
-    if (bench->nsamples >= bench->iterations)
-        return false;
-    return lat->last < lat->deadline || bench->nsamples < S_MIN_SAMPLES;
-}
-
-//  Record one round trip, unless it is a warm-up.
-static inline void
-s_lat_add (s_bench_t *bench, s_lat_t *lat, uint64_t begin, uint64_t end)
-{
-    lat->last = end;
-    if (lat->done++ >= lat->warmup && bench->nsamples < bench->iterations)
-        bench->samples [bench->nsamples++] = end - begin;
+    lat->last = bench_now ();
+    lat->deadline = lat->last + bench_ms_ticks (bench->duration_ms);
 }
 
 static int
@@ -358,60 +198,60 @@ s_compare_u64 (const void *left, const void *right)
     return a < b ? -1 : a > b;
 }
 
-//  One-way ns of a round trip: minus the timer's own cost, halved.
+//  One-way ns of a sample: minus the timer's own cost, halved unless the
+//  sample was one way already.
 static double
-s_one_way_ns (uint64_t ticks)
+s_one_way_ns (uint64_t ticks, bool one_way)
 {
-    uint64_t net = ticks > s_clock.overhead ? ticks - s_clock.overhead : 0;
-    return s_ticks_ns (net) / 2;
+    uint64_t net = ticks > bench_clock.overhead ? ticks - bench_clock.overhead : 0;
+    return bench_ticks_ns (net) / (one_way ? 1 : 2);
 }
 
 //  Nearest-rank percentile of n sorted samples.
 static double
-s_percentile (const uint64_t *sorted, uint64_t n, double percent)
+s_percentile (const uint64_t *sorted, uint64_t n, double percent, bool one_way)
 {
     uint64_t rank = (uint64_t) ceil (percent / 100.0 * (double) n);
     rank = rank < 1 ? 1 : rank > n ? n : rank;
-    return s_one_way_ns (sorted [rank - 1]);
+    return s_one_way_ns (sorted [rank - 1], one_way);
 }
 
-//  Turn the recorded round trips into the row's latency.  Returns 0, or -1
-//  if nothing was recorded.
-static int
-s_lat_finish (s_bench_t *bench, s_row_t *row)
+int
+bench_lat_finish (bench_t *bench, bench_row_t *row)
 {
     uint64_t n = bench->nsamples;
     if (n == 0)
-        return s_row_fail (row, "no latency samples");
+        return bench_row_fail (row, "no latency samples");
     qsort (bench->samples, n, sizeof (uint64_t), s_compare_u64);
-    s_latency_t *latency = &row->latency;
+    bench_latency_t *latency = &row->latency;
+    bool one_way = row->one_way;
     double total = 0;
     for (uint64_t index = 0; index < n; index++)
-        total += s_one_way_ns (bench->samples [index]);
+        total += s_one_way_ns (bench->samples [index], one_way);
     latency->samples = n;
-    latency->p50 = s_percentile (bench->samples, n, 50);
-    latency->p90 = s_percentile (bench->samples, n, 90);
-    latency->p99 = s_percentile (bench->samples, n, 99);
-    latency->p999 = s_percentile (bench->samples, n, 99.9);
-    latency->max = s_one_way_ns (bench->samples [n - 1]);
-    latency->min = s_one_way_ns (bench->samples [0]);
+    latency->p50 = s_percentile (bench->samples, n, 50, one_way);
+    latency->p90 = s_percentile (bench->samples, n, 90, one_way);
+    latency->p99 = s_percentile (bench->samples, n, 99, one_way);
+    latency->p999 = s_percentile (bench->samples, n, 99.9, one_way);
+    latency->max = s_one_way_ns (bench->samples [n - 1], one_way);
+    latency->min = s_one_way_ns (bench->samples [0], one_way);
     latency->mean = total / (double) n;
     row->has_latency = true;
     return 0;
 }
 
-//  Store a throughput run: `ticks` from the first send to the reader's end.
-static void
-s_throughput_set (s_row_t *row, uint64_t sent, uint64_t received, uint64_t lost,
-                  uint64_t ticks)
+void
+bench_throughput_set (bench_row_t *row, uint64_t sent, uint64_t received, uint64_t lost,
+                      uint64_t ticks, size_t capacity)
 {
-    s_throughput_t *throughput = &row->throughput;
+    bench_throughput_t *throughput = &row->throughput;
     throughput->sent = sent;
     throughput->received = received;
     throughput->lost = lost;
-    throughput->seconds = s_ticks_ns (ticks) / 1e9;
+    throughput->seconds = bench_ticks_ns (ticks) / 1e9;
     throughput->rate = throughput->seconds > 0 ? (double) received / throughput->seconds : 0;
     throughput->lost_pct = sent ? 100.0 * (double) lost / (double) sent : 0;
+    throughput->capacity = capacity;
     row->has_throughput = true;
 }
 
@@ -421,57 +261,23 @@ s_throughput_set (s_row_t *row, uint64_t sent, uint64_t received, uint64_t lost,
 //  in a MAP_SHARED mapping.  Side B reports only through that struct (in a
 //  forked process nothing else reaches the parent).
 
-typedef enum { S_THREADS, S_PROCESSES } s_mode_t;
-
-typedef struct {
-    _Atomic int stop;           //  side A returned: B must leave
-    _Atomic int b_state;        //  0 running, 1 returned 0, -1 failed
-    char a_error [S_ERROR_MAX]; //  side A's reason, if it failed
-    char b_error [S_ERROR_MAX]; //  side B's reason, if it failed
-} s_control_t;
-
 //  The argument sits a page after the control block, page-aligned so that
 //  its own cache-line alignment holds.
 #define S_ARG_OFFSET 4096
 
-typedef struct _s_pair_t s_pair_t;
-typedef int (s_side_fn) (s_pair_t *pair);
-
-struct _s_pair_t {
-    s_bench_t *bench;           //  options; samples (side A only)
-    s_row_t *row;               //  the row measured (side A only)
-    s_mode_t mode;              //  threads or processes
-    s_control_t *control;       //  shared flags and reasons
-    void *arg;                  //  the shared argument
-    char side;                  //  'A' or 'B'
-    s_side_fn *run;             //  this side's function
-};
-
-//  Record this side's failure (the first reason wins).  Returns -1.
-static int
-s_fail (s_pair_t *pair, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
-
-static int
-s_fail (s_pair_t *pair, const char *format, ...)
+int
+bench_fail (bench_pair_t *pair, const char *format, ...)
 {
     char *error = pair->side == 'A' ? pair->control->a_error : pair->control->b_error;
     if (!*error) {
         va_list args;
         va_start (args, format);
-        vsnprintf (error, S_ERROR_MAX, format, args);
+        vsnprintf (error, BENCH_ERROR_MAX, format, args);
         va_end (args);
         if (!*error)
-            snprintf (error, S_ERROR_MAX, "failed");
+            snprintf (error, BENCH_ERROR_MAX, "failed");
     }
     return -1;
-}
-
-static inline void
-s_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause ();
-#endif
 }
 
 static int
@@ -483,43 +289,33 @@ s_pin (int cpu)
     return sched_setaffinity (0, sizeof set, &set);
 }
 
-//  True when side B should give up: side A is done (or gone).
-static inline bool
-s_stopping (s_pair_t *pair)
+int
+bench_wait (bench_pair_t *pair, _Atomic int *flag, int value, const char *what)
 {
-    return pair->side == 'B'
-        && atomic_load_explicit (&pair->control->stop, memory_order_relaxed);
-}
-
-//  Wait until *flag >= value: a setup handshake.  Returns 0, or -1 with
-//  the reason recorded (timeout, partner failed, told to stop).
-static int
-s_wait (s_pair_t *pair, _Atomic int *flag, int value, const char *what)
-{
-    uint64_t deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+    uint64_t deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
     for (uint64_t spins = 1;; spins++) {
         if (atomic_load_explicit (flag, memory_order_acquire) >= value)
             return 0;
         if ((spins & 1023) == 0) {
-            if (s_stopping (pair))
-                return s_fail (pair, "stopped while waiting for %s", what);
+            if (bench_stopping (pair))
+                return bench_fail (pair, "stopped while waiting for %s", what);
             if (pair->side == 'A' && atomic_load (&pair->control->b_state) < 0)
-                return s_fail (pair, "side B failed while A waited for %s", what);
-            if (s_mono_ns () > deadline)
-                return s_fail (pair, "timed out waiting for %s", what);
+                return bench_fail (pair, "side B failed while A waited for %s", what);
+            if (bench_mono_ns () > deadline)
+                return bench_fail (pair, "timed out waiting for %s", what);
             //  Let whatever else shares this CPU (the other side, on a
             //  busy machine) run.
             sched_yield ();
         }
-        s_relax ();
+        bench_relax ();
     }
 }
 
 static int
-s_side_b (s_pair_t *pair)
+s_side_b (bench_pair_t *pair)
 {
     int rc = s_pin (pair->bench->cpu_b)
-           ? s_fail (pair, "cannot pin to cpu %d: %s", pair->bench->cpu_b, strerror (errno))
+           ? bench_fail (pair, "cannot pin to cpu %d: %s", pair->bench->cpu_b, strerror (errno))
            : pair->run (pair);
     atomic_store (&pair->control->b_state, rc == 0 ? 1 : -1);
     return rc;
@@ -528,33 +324,30 @@ s_side_b (s_pair_t *pair)
 static void *
 s_side_b_thread (void *pair)
 {
-    s_side_b ((s_pair_t *) pair);
+    s_side_b ((bench_pair_t *) pair);
     return NULL;
 }
 
-//  Run side_a here and side_b on the other CPU, each with the shared copy
-//  of `arg` (arg_size bytes), which is copied back afterwards: that is how
-//  results return.  Returns 0, or -1 with the row marked failed.
-static int
-s_pair_run (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_side_fn *side_a,
-            s_side_fn *side_b, void *arg, size_t arg_size)
+int
+bench_pair_run (bench_t *bench, bench_row_t *row, bench_mode_t mode, bench_side_fn *side_a,
+            bench_side_fn *side_b, void *arg, size_t arg_size)
 {
-    if (arg_size > S_ARG_MAX)
-        return s_row_fail (row, "scenario argument too large");
+    if (arg_size > BENCH_ARG_MAX)
+        return bench_row_fail (row, "scenario argument too large");
     size_t map_size = S_ARG_OFFSET + (arg_size + 4095) / 4096 * 4096;
     void *map = mmap (NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED)
-        return s_row_fail (row, "mmap: %s", strerror (errno));
-    s_control_t *control = (s_control_t *) map;
+        return bench_row_fail (row, "mmap: %s", strerror (errno));
+    bench_control_t *control = (bench_control_t *) map;
     void *shared_arg = (char *) map + S_ARG_OFFSET;
     memcpy (shared_arg, arg, arg_size);
-    s_pair_t pair_a = { bench, row, mode, control, shared_arg, 'A', side_a };
-    s_pair_t pair_b = { bench, NULL, mode, control, shared_arg, 'B', side_b };
+    bench_pair_t pair_a = { bench, row, mode, control, shared_arg, 'A', side_a };
+    bench_pair_t pair_b = { bench, NULL, mode, control, shared_arg, 'B', side_b };
 
     pthread_t thread;
     pid_t child = -1;
     bool started;
-    if (mode == S_THREADS)
+    if (mode == BENCH_THREADS)
         started = pthread_create (&thread, NULL, s_side_b_thread, &pair_b) == 0;
     else {
         //  Nothing buffered may be written twice.
@@ -573,22 +366,22 @@ s_pair_run (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_side_fn *side_a,
     }
     int rc = -1;
     if (!started)
-        s_fail (&pair_a, "cannot start side B: %s", strerror (errno));
+        bench_fail (&pair_a, "cannot start side B: %s", strerror (errno));
     else {
         if (s_pin (bench->cpu_a))
-            s_fail (&pair_a, "cannot pin to cpu %d: %s", bench->cpu_a, strerror (errno));
+            bench_fail (&pair_a, "cannot pin to cpu %d: %s", bench->cpu_a, strerror (errno));
         else
             rc = side_a (&pair_a);
         sched_setaffinity (0, sizeof bench->allowed, &bench->allowed);
         atomic_store (&control->stop, 1);
-        if (mode == S_THREADS)
+        if (mode == BENCH_THREADS)
             pthread_join (thread, NULL);
         else {
             //  A side B that ignores `stop` is killed, not waited for.
             int status = 0;
-            uint64_t deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+            uint64_t deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
             pid_t done;
-            while ((done = waitpid (child, &status, WNOHANG)) == 0 && s_mono_ns () < deadline) {
+            while ((done = waitpid (child, &status, WNOHANG)) == 0 && bench_mono_ns () < deadline) {
                 struct timespec pause = { 0, 200000 };
                 nanosleep (&pause, NULL);
             }
@@ -596,12 +389,12 @@ s_pair_run (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_side_fn *side_a,
                 kill (child, SIGKILL);
                 waitpid (child, &status, 0);
                 if (!*control->b_error)
-                    snprintf (control->b_error, S_ERROR_MAX, "side B did not stop");
+                    snprintf (control->b_error, BENCH_ERROR_MAX, "side B did not stop");
                 atomic_store (&control->b_state, -1);
             }
             else
             if (done == child && WIFSIGNALED (status) && !*control->b_error)
-                snprintf (control->b_error, S_ERROR_MAX, "side B died of signal %d",
+                snprintf (control->b_error, BENCH_ERROR_MAX, "side B died of signal %d",
                           WTERMSIG (status));
         }
         if (atomic_load (&control->b_state) != 1)
@@ -609,12 +402,12 @@ s_pair_run (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_side_fn *side_a,
     }
     if (rc) {
         if (*control->a_error && *control->b_error)
-            s_row_fail (row, "%s; side B: %s", control->a_error, control->b_error);
+            bench_row_fail (row, "%s; side B: %s", control->a_error, control->b_error);
         else
         if (*control->b_error)
-            s_row_fail (row, "side B: %s", control->b_error);
+            bench_row_fail (row, "side B: %s", control->b_error);
         else
-            s_row_fail (row, "%s", *control->a_error ? control->a_error : "failed");
+            bench_row_fail (row, "%s", *control->a_error ? control->a_error : "failed");
     }
     memcpy (arg, shared_arg, arg_size);
     munmap (map, map_size);
@@ -626,16 +419,14 @@ s_pair_run (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_side_fn *side_a,
 //  in progress are removed on SIGINT/SIGTERM.  (unlink is async-signal-
 //  safe; zshm_ring_unlink only adds a snprintf of the path.)
 
-#define S_CLEANUP_MAX 4
-
-static char s_cleanup_channels [S_CLEANUP_MAX][64];
-static char s_cleanup_files [S_CLEANUP_MAX][256];
+static char s_cleanup_channels [BENCH_CLEANUP_MAX][64];
+static char s_cleanup_files [BENCH_CLEANUP_MAX][256];
 static volatile sig_atomic_t s_cleanup_armed;
 
-static void
-s_cleanup_now (void)
+void
+bench_cleanup_now (void)
 {
-    for (int index = 0; index < S_CLEANUP_MAX; index++) {
+    for (int index = 0; index < BENCH_CLEANUP_MAX; index++) {
         if (*s_cleanup_channels [index])
             zshm_ring_unlink (s_cleanup_channels [index]);
         if (*s_cleanup_files [index])
@@ -643,33 +434,39 @@ s_cleanup_now (void)
     }
 }
 
-static void
-s_cleanup_forget (void)
+void
+bench_cleanup_forget (void)
 {
     s_cleanup_armed = 0;
     memset (s_cleanup_channels, 0, sizeof s_cleanup_channels);
     memset (s_cleanup_files, 0, sizeof s_cleanup_files);
 }
 
-static void
-s_cleanup_channel (int index, const char *name)
+void
+bench_cleanup_channel (int index, const char *name)
 {
     snprintf (s_cleanup_channels [index], sizeof s_cleanup_channels [index], "%s", name);
     s_cleanup_armed = 1;
 }
 
-static void
-s_cleanup_file (int index, const char *path)
+void
+bench_cleanup_file (int index, const char *path)
 {
     snprintf (s_cleanup_files [index], sizeof s_cleanup_files [index], "%s", path);
     s_cleanup_armed = 1;
+}
+
+void
+bench_channel_name (bench_t *bench, char *name, size_t size, const char *suffix)
+{
+    snprintf (name, size, "bench-%d-%u-%s", (int) getpid (), bench->serial++, suffix);
 }
 
 static void
 s_on_signal (int sig)
 {
     if (s_cleanup_armed)
-        s_cleanup_now ();
+        bench_cleanup_now ();
     signal (sig, SIG_DFL);
     raise (sig);
 }
@@ -689,28 +486,28 @@ typedef struct {
 } s_limit_arg_t;
 
 static int
-s_limit_ping (s_pair_t *pair)
+s_limit_ping (bench_pair_t *pair)
 {
     s_limit_arg_t *arg = (s_limit_arg_t *) pair->arg;
-    s_bench_t *bench = pair->bench;
-    if (s_wait (pair, &arg->ready, 1, "the echo thread"))
+    bench_t *bench = pair->bench;
+    if (bench_wait (pair, &arg->ready, 1, "the echo thread"))
         return -1;
-    s_lat_t lat;
-    s_lat_start (bench, &lat);
-    for (uint64_t value = 1; s_lat_more (bench, &lat); value++) {
-        uint64_t begin = s_stamp_begin ();
+    bench_lat_t lat;
+    bench_lat_start (bench, &lat);
+    for (uint64_t value = 1; bench_lat_more (bench, &lat); value++) {
+        uint64_t begin = bench_stamp_begin ();
         atomic_store_explicit (&arg->ping, value, memory_order_release);
         //  No timeout: B is a thread of ours and cannot vanish.
         while (atomic_load_explicit (&arg->pong, memory_order_acquire) != value)
-            s_relax ();
-        s_lat_add (bench, &lat, begin, s_stamp_end ());
+            bench_relax ();
+        bench_lat_add (bench, &lat, begin, bench_stamp_end ());
     }
     atomic_store_explicit (&arg->ping, S_LIMIT_STOP, memory_order_release);
-    return s_lat_finish (bench, pair->row);
+    return bench_lat_finish (bench, pair->row);
 }
 
 static int
-s_limit_echo (s_pair_t *pair)
+s_limit_echo (bench_pair_t *pair)
 {
     s_limit_arg_t *arg = (s_limit_arg_t *) pair->arg;
     atomic_store_explicit (&arg->ready, 1, memory_order_release);
@@ -724,19 +521,19 @@ s_limit_echo (s_pair_t *pair)
             seen = value;
         }
         else {
-            if ((spins & 0xffff) == 0 && s_stopping (pair))
+            if ((spins & 0xffff) == 0 && bench_stopping (pair))
                 return 0;
-            s_relax ();
+            bench_relax ();
         }
     }
 }
 
 static int
-s_limit (s_bench_t *bench, s_row_t *row)
+s_limit (bench_t *bench, bench_row_t *row)
 {
     s_limit_arg_t arg;
     memset (&arg, 0, sizeof arg);
-    return s_pair_run (bench, row, S_THREADS, s_limit_ping, s_limit_echo, &arg, sizeof arg);
+    return bench_pair_run (bench, row, BENCH_THREADS, s_limit_ping, s_limit_echo, &arg, sizeof arg);
 }
 
 //  --------------------------------------------------------------------------
@@ -767,29 +564,29 @@ typedef struct {
 
 //  The writer of one of the pair's rings: the heap ring, or a new channel.
 static zshm_ring_t *
-s_ring_writer (s_pair_t *pair, zshm_ring_t *heap, const char *name)
+s_ring_writer (bench_pair_t *pair, zshm_ring_t *heap, const char *name)
 {
     s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
     if (heap)
         return heap;
     zshm_ring_t *ring = zshm_ring_new (name, arg->capacity, arg->size);
     if (!ring)
-        s_fail (pair, "zshm_ring_new %s: %s", name, strerror (errno));
+        bench_fail (pair, "zshm_ring_new %s: %s", name, strerror (errno));
     return ring;
 }
 
 //  A reader on the other side's ring (opening the channel if it is one).
 static zshm_reader_t *
-s_ring_reader (s_pair_t *pair, zshm_ring_t *heap, const char *name, zshm_ring_t **ring_p)
+s_ring_reader (bench_pair_t *pair, zshm_ring_t *heap, const char *name, zshm_ring_t **ring_p)
 {
     *ring_p = heap ? heap : zshm_ring_open (name);
     if (!*ring_p) {
-        s_fail (pair, "zshm_ring_open %s: %s", name, strerror (errno));
+        bench_fail (pair, "zshm_ring_open %s: %s", name, strerror (errno));
         return NULL;
     }
     zshm_reader_t *reader = zshm_reader_new (*ring_p);
     if (!reader)
-        s_fail (pair, "zshm_reader_new %s: %s", name, strerror (errno));
+        bench_fail (pair, "zshm_reader_new %s: %s", name, strerror (errno));
     return reader;
 }
 
@@ -805,10 +602,10 @@ s_ring_release (zshm_ring_t **ring_p, zshm_ring_t *heap, zshm_reader_t **reader_
 }
 
 //  Spin on try_recv until a message comes.  Returns its size, or -1 with
-//  errno ETIMEDOUT (nothing for S_TIMEOUT_MS), ECANCELED (side B told to
+//  errno ETIMEDOUT (nothing for BENCH_TIMEOUT_MS), ECANCELED (side B told to
 //  stop), EPIPE (writer gone) or the reader's error.
 static inline ssize_t
-s_ring_recv (s_pair_t *pair, zshm_reader_t *reader, void *buf, size_t max)
+s_ring_recv (bench_pair_t *pair, zshm_reader_t *reader, void *buf, size_t max)
 {
     uint64_t deadline = 0;
     for (uint64_t spins = 1;; spins++) {
@@ -818,13 +615,13 @@ s_ring_recv (s_pair_t *pair, zshm_reader_t *reader, void *buf, size_t max)
         if (errno != EAGAIN)
             return -1;
         if ((spins & 0xffff) == 0) {
-            uint64_t now = s_mono_ns ();
-            if (s_stopping (pair)) {
+            uint64_t now = bench_mono_ns ();
+            if (bench_stopping (pair)) {
                 errno = ECANCELED;
                 return -1;
             }
             if (!deadline)
-                deadline = now + S_TIMEOUT_MS * 1000000ULL;
+                deadline = now + BENCH_TIMEOUT_MS * 1000000ULL;
             else
             if (now > deadline) {
                 errno = ETIMEDOUT;
@@ -835,51 +632,51 @@ s_ring_recv (s_pair_t *pair, zshm_reader_t *reader, void *buf, size_t max)
 }
 
 static int
-s_ring_ping (s_pair_t *pair)
+s_ring_ping (bench_pair_t *pair)
 {
     s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
-    s_bench_t *bench = pair->bench;
+    bench_t *bench = pair->bench;
     zshm_ring_t *ab = NULL, *ba = NULL;
     zshm_reader_t *reader = NULL;
     int rc = -1;
     uint64_t *out = (uint64_t *) calloc (1, arg->size);
     uint64_t *in = (uint64_t *) calloc (1, arg->size);
     if (!out || !in) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
     if (!(ab = s_ring_writer (pair, arg->heap_ab, arg->name_ab)))
         goto done;
     atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
-    if (s_wait (pair, &arg->b_ready, 1, "the echo side")
+    if (bench_wait (pair, &arg->b_ready, 1, "the echo side")
     ||  !(reader = s_ring_reader (pair, arg->heap_ba, arg->name_ba, &ba)))
         goto done;
 
-    s_lat_t lat;
-    s_lat_start (bench, &lat);
+    bench_lat_t lat;
+    bench_lat_start (bench, &lat);
     //  At least a lap of warm-up, so that every slot's pages are mapped in
     //  both processes before anything is timed (first touches fault).
     if (lat.warmup < arg->capacity)
         lat.warmup = arg->capacity;
-    for (uint64_t count = 1; s_lat_more (bench, &lat); count++) {
+    for (uint64_t count = 1; bench_lat_more (bench, &lat); count++) {
         //  Each ping carries its number, checked on the echo (untimed).
         out [0] = count;
-        uint64_t begin = s_stamp_begin ();
+        uint64_t begin = bench_stamp_begin ();
         zshm_ring_send (ab, out, arg->size);
         ssize_t size = s_ring_recv (pair, reader, in, arg->size);
-        uint64_t end = s_stamp_end ();
+        uint64_t end = bench_stamp_end ();
         if (size < 0) {
-            s_fail (pair, "waiting for echo %" PRIu64 ": %s", count, strerror (errno));
+            bench_fail (pair, "waiting for echo %" PRIu64 ": %s", count, strerror (errno));
             goto done;
         }
         if ((size_t) size != arg->size || in [0] != count) {
-            s_fail (pair, "echo %" PRIu64 " came back as %" PRIu64 " (%zd bytes)",
+            bench_fail (pair, "echo %" PRIu64 " came back as %" PRIu64 " (%zd bytes)",
                     count, in [0], size);
             goto done;
         }
-        s_lat_add (bench, &lat, begin, end);
+        bench_lat_add (bench, &lat, begin, end);
     }
-    rc = s_lat_finish (bench, pair->row);
+    rc = bench_lat_finish (bench, pair->row);
 done:
     if (ba)
         s_ring_release (&ba, arg->heap_ba, &reader);
@@ -891,7 +688,7 @@ done:
 }
 
 static int
-s_ring_pong (s_pair_t *pair)
+s_ring_pong (bench_pair_t *pair)
 {
     s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
     zshm_ring_t *ab = NULL, *ba = NULL;
@@ -899,10 +696,10 @@ s_ring_pong (s_pair_t *pair)
     int rc = -1;
     void *buf = calloc (1, arg->size);
     if (!buf) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
-    if (s_wait (pair, &arg->ab_ready, 1, "the ping side")
+    if (bench_wait (pair, &arg->ab_ready, 1, "the ping side")
     ||  !(reader = s_ring_reader (pair, arg->heap_ab, arg->name_ab, &ab))
     ||  !(ba = s_ring_writer (pair, arg->heap_ba, arg->name_ba)))
         goto done;
@@ -914,7 +711,7 @@ s_ring_pong (s_pair_t *pair)
             if (errno == ECANCELED || errno == EPIPE)
                 rc = 0;
             else
-                s_fail (pair, "waiting for a ping: %s", strerror (errno));
+                bench_fail (pair, "waiting for a ping: %s", strerror (errno));
             break;
         }
         zshm_ring_send (ba, buf, (size_t) size);
@@ -929,14 +726,14 @@ done:
 }
 
 static int
-s_ring_write (s_pair_t *pair)
+s_ring_write (bench_pair_t *pair)
 {
     s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
     zshm_ring_t *ab = NULL;
     int rc = -1;
     void *out = calloc (1, arg->size);
     if (!out) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
     memset (out, 0x5a, arg->size);
@@ -949,17 +746,17 @@ s_ring_write (s_pair_t *pair)
     arg->first = zshm_ring_head (ab);
     //  Release: `first` is visible to whoever sees ab_ready.
     atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
-    if (s_wait (pair, &arg->b_ready, 1, "the reader"))
+    if (bench_wait (pair, &arg->b_ready, 1, "the reader"))
         goto done;
     uint64_t sent = 0;
-    arg->start = s_now ();
-    uint64_t deadline = arg->start + s_ms_ticks (pair->bench->duration_ms);
+    arg->start = bench_now ();
+    uint64_t deadline = arg->start + bench_ms_ticks (pair->bench->duration_ms);
     do {
         //  The clock is read once per 256 sends, a few ns among ~5 us.
         for (int index = 0; index < 256; index++)
             zshm_ring_send (ab, out, arg->size);
         sent += 256;
-    } while (s_now () < deadline);
+    } while (bench_now () < deadline);
     atomic_store_explicit (&arg->sent, sent, memory_order_relaxed);
     //  Release: `sent` is visible to whoever sees `done`.
     atomic_store_explicit (&arg->done, 1, memory_order_release);
@@ -974,7 +771,7 @@ done:
 }
 
 static int
-s_ring_read (s_pair_t *pair)
+s_ring_read (bench_pair_t *pair)
 {
     s_ring_arg_t *arg = (s_ring_arg_t *) pair->arg;
     zshm_ring_t *ab = NULL;
@@ -982,10 +779,10 @@ s_ring_read (s_pair_t *pair)
     int rc = -1;
     void *buf = calloc (1, arg->size);
     if (!buf) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
-    if (s_wait (pair, &arg->ab_ready, 1, "the writer")
+    if (bench_wait (pair, &arg->ab_ready, 1, "the writer")
     ||  !(reader = s_ring_reader (pair, arg->heap_ab, arg->name_ab, &ab)))
         goto done;
     //  Read the writer's warm-up lap once with this reader, for the same
@@ -995,7 +792,7 @@ s_ring_read (s_pair_t *pair)
         ;
     zshm_reader_destroy (&reader);
     if (!(reader = zshm_reader_new (ab))) {
-        s_fail (pair, "zshm_reader_new: %s", strerror (errno));
+        bench_fail (pair, "zshm_reader_new: %s", strerror (errno));
         goto done;
     }
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
@@ -1004,7 +801,7 @@ s_ring_read (s_pair_t *pair)
         if (zshm_reader_try_recv (reader, buf, arg->size, NULL) >= 0)
             continue;
         if (errno != EAGAIN && errno != EPIPE) {
-            s_fail (pair, "zshm_reader_try_recv: %s", strerror (errno));
+            bench_fail (pair, "zshm_reader_try_recv: %s", strerror (errno));
             goto done;
         }
         //  Done when the writer stopped and we stand past its last message;
@@ -1014,26 +811,26 @@ s_ring_read (s_pair_t *pair)
             if (zshm_reader_position (reader) >= arg->first + sent)
                 break;
             if (!deadline)
-                deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+                deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
         }
         else
         if (errno == EPIPE) {
-            s_fail (pair, "the writer died");
+            bench_fail (pair, "the writer died");
             goto done;
         }
         if ((empty++ & 0xffff) == 0) {
-            if (deadline && s_mono_ns () > deadline) {
-                s_fail (pair, "stuck at %" PRIu64 " of %" PRIu64 " messages",
+            if (deadline && bench_mono_ns () > deadline) {
+                bench_fail (pair, "stuck at %" PRIu64 " of %" PRIu64 " messages",
                         zshm_reader_position (reader) - arg->first, atomic_load (&arg->sent));
                 goto done;
             }
-            if (s_stopping (pair) && !atomic_load (&arg->done)) {
-                s_fail (pair, "stopped before the writer finished");
+            if (bench_stopping (pair) && !atomic_load (&arg->done)) {
+                bench_fail (pair, "stopped before the writer finished");
                 goto done;
             }
         }
     }
-    arg->end = s_now ();
+    arg->end = bench_now ();
     arg->received = zshm_reader_delivered (reader);
     arg->lost = zshm_reader_lost (reader);
     rc = 0;
@@ -1044,22 +841,22 @@ done:
     return rc;
 }
 
-//  Fresh arguments for one run; channel names carry our pid and a serial.
+//  Fresh arguments for one run over rings of `capacity` slots; channel
+//  names carry our pid and a serial.
 static void
-s_ring_arg_init (s_bench_t *bench, s_row_t *row, s_mode_t mode, s_ring_arg_t *arg,
-                 zshm_ring_t *heap_ab, zshm_ring_t *heap_ba)
+s_ring_arg_init (bench_t *bench, bench_row_t *row, bench_mode_t mode, s_ring_arg_t *arg,
+                 size_t capacity, zshm_ring_t *heap_ab, zshm_ring_t *heap_ba)
 {
     memset (arg, 0, sizeof *arg);
     arg->size = row->size;
-    arg->capacity = bench->capacity;
+    arg->capacity = capacity;
     arg->heap_ab = heap_ab;
     arg->heap_ba = heap_ba;
-    if (mode == S_PROCESSES) {
-        unsigned serial = bench->serial++;
-        snprintf (arg->name_ab, sizeof arg->name_ab, "bench-%d-%u-ab", (int) getpid (), serial);
-        snprintf (arg->name_ba, sizeof arg->name_ba, "bench-%d-%u-ba", (int) getpid (), serial);
-        s_cleanup_channel (0, arg->name_ab);
-        s_cleanup_channel (1, arg->name_ba);
+    if (mode == BENCH_PROCESSES) {
+        bench_channel_name (bench, arg->name_ab, sizeof arg->name_ab, "ab");
+        bench_channel_name (bench, arg->name_ba, sizeof arg->name_ba, "ba");
+        bench_cleanup_channel (0, arg->name_ab);
+        bench_cleanup_channel (1, arg->name_ba);
     }
 }
 
@@ -1070,40 +867,40 @@ s_ring_arg_unlink (s_ring_arg_t *arg)
         zshm_ring_unlink (arg->name_ab);
     if (*arg->name_ba)
         zshm_ring_unlink (arg->name_ba);
-    s_cleanup_forget ();
+    bench_cleanup_forget ();
 }
 
 static int
-s_ring_row (s_bench_t *bench, s_row_t *row, s_mode_t mode)
+s_ring_row (bench_t *bench, bench_row_t *row, bench_mode_t mode)
 {
     zshm_ring_t *heap_ab = NULL, *heap_ba = NULL;
-    if (mode == S_THREADS
+    if (mode == BENCH_THREADS
     &&  (!(heap_ab = zshm_ring_new (NULL, bench->capacity, row->size))
     ||   !(heap_ba = zshm_ring_new (NULL, bench->capacity, row->size)))) {
-        s_row_fail (row, "zshm_ring_new: %s", strerror (errno));
+        bench_row_fail (row, "zshm_ring_new: %s", strerror (errno));
         zshm_ring_destroy (&heap_ab);
         return -1;
     }
     s_ring_arg_t arg;
-    s_ring_arg_init (bench, row, mode, &arg, heap_ab, heap_ba);
-    int rc = s_pair_run (bench, row, mode, s_ring_ping, s_ring_pong, &arg, sizeof arg);
+    s_ring_arg_init (bench, row, mode, &arg, bench->capacity, heap_ab, heap_ba);
+    int rc = bench_pair_run (bench, row, mode, s_ring_ping, s_ring_pong, &arg, sizeof arg);
     s_ring_arg_unlink (&arg);
     if (rc == 0) {
-        //  Fresh rings for the throughput run: nothing left from the pings.
-        if (mode == S_THREADS) {
-            zshm_ring_destroy (&heap_ab);
-            if (!(heap_ab = zshm_ring_new (NULL, bench->capacity, row->size))) {
-                zshm_ring_destroy (&heap_ba);
-                return s_row_fail (row, "zshm_ring_new: %s", strerror (errno));
-            }
-        }
-        s_ring_arg_init (bench, row, mode, &arg, heap_ab, NULL);
-        rc = s_pair_run (bench, row, mode, s_ring_write, s_ring_read, &arg, sizeof arg);
+        //  A fresh ring for the throughput run (nothing left from the
+        //  pings), of --tput-ring-bytes.
+        size_t capacity = bench_tput_capacity (bench, row->size);
+        zshm_ring_destroy (&heap_ab);
+        zshm_ring_destroy (&heap_ba);
+        if (mode == BENCH_THREADS && !(heap_ab = zshm_ring_new (NULL, capacity, row->size)))
+            return bench_row_fail (row, "zshm_ring_new: %s", strerror (errno));
+        s_ring_arg_init (bench, row, mode, &arg, capacity, heap_ab, NULL);
+        rc = bench_pair_run (bench, row, mode, s_ring_write, s_ring_read, &arg, sizeof arg);
         s_ring_arg_unlink (&arg);
         if (rc == 0) {
-            s_throughput_set (row, arg.sent, arg.received, arg.lost, arg.end - arg.start);
+            bench_throughput_set (row, arg.sent, arg.received, arg.lost, arg.end - arg.start,
+                                  capacity);
             if (arg.received + arg.lost != arg.sent)
-                rc = s_row_fail (row, "delivered %" PRIu64 " + lost %" PRIu64
+                rc = bench_row_fail (row, "delivered %" PRIu64 " + lost %" PRIu64
                                  " != sent %" PRIu64, arg.received, arg.lost, arg.sent);
         }
     }
@@ -1113,15 +910,15 @@ s_ring_row (s_bench_t *bench, s_row_t *row, s_mode_t mode)
 }
 
 static int
-s_ring_thread (s_bench_t *bench, s_row_t *row)
+s_ring_thread (bench_t *bench, bench_row_t *row)
 {
-    return s_ring_row (bench, row, S_THREADS);
+    return s_ring_row (bench, row, BENCH_THREADS);
 }
 
 static int
-s_ring_process (s_bench_t *bench, s_row_t *row)
+s_ring_process (bench_t *bench, bench_row_t *row)
 {
-    return s_ring_row (bench, row, S_PROCESSES);
+    return s_ring_row (bench, row, BENCH_PROCESSES);
 }
 
 //  --------------------------------------------------------------------------
@@ -1168,12 +965,12 @@ s_zmq_seq (const void *buf)
 }
 
 static void *
-s_zmq_socket (s_pair_t *pair, int type)
+s_zmq_socket (bench_pair_t *pair, int type)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
     void *socket = zmq_socket (arg->ctx, type);
     if (!socket) {
-        s_fail (pair, "zmq_socket: %s", zmq_strerror (zmq_errno ()));
+        bench_fail (pair, "zmq_socket: %s", zmq_strerror (zmq_errno ()));
         return NULL;
     }
     int linger = 0, timeout = S_ZMQ_POLL_MS;
@@ -1186,7 +983,7 @@ s_zmq_socket (s_pair_t *pair, int type)
 
 //  A PUB bound to this transport; its endpoint goes to `endpoint`.
 static void *
-s_zmq_pub (s_pair_t *pair, const char *suffix, char *endpoint, size_t size)
+s_zmq_pub (bench_pair_t *pair, const char *suffix, char *endpoint, size_t size)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
     void *pub = s_zmq_socket (pair, ZMQ_PUB);
@@ -1200,7 +997,7 @@ s_zmq_pub (s_pair_t *pair, const char *suffix, char *endpoint, size_t size)
     size_t length = size;
     if (zmq_bind (pub, wanted)
     ||  zmq_getsockopt (pub, ZMQ_LAST_ENDPOINT, endpoint, &length)) {
-        s_fail (pair, "zmq_bind %s: %s", wanted, zmq_strerror (zmq_errno ()));
+        bench_fail (pair, "zmq_bind %s: %s", wanted, zmq_strerror (zmq_errno ()));
         zmq_close (pub);
         return NULL;
     }
@@ -1208,13 +1005,13 @@ s_zmq_pub (s_pair_t *pair, const char *suffix, char *endpoint, size_t size)
 }
 
 static void *
-s_zmq_sub (s_pair_t *pair, const char *endpoint)
+s_zmq_sub (bench_pair_t *pair, const char *endpoint)
 {
     void *sub = s_zmq_socket (pair, ZMQ_SUB);
     if (!sub)
         return NULL;
     if (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0) || zmq_connect (sub, endpoint)) {
-        s_fail (pair, "zmq_connect %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        bench_fail (pair, "zmq_connect %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zmq_close (sub);
         return NULL;
     }
@@ -1224,17 +1021,17 @@ s_zmq_sub (s_pair_t *pair, const char *endpoint)
 //  Send probes until one comes back on `sub` (or, with sub NULL, until B
 //  says it received one).  Returns 0 or -1.
 static int
-s_zmq_join (s_pair_t *pair, void *pub, void *sub)
+s_zmq_join (bench_pair_t *pair, void *pub, void *sub)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
-    uint64_t deadline = s_mono_ns () + S_TIMEOUT_MS * 1000000ULL;
+    uint64_t deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
     unsigned char *probe = (unsigned char *) calloc (1, arg->size);
     if (!probe)
-        return s_fail (pair, "out of memory");
+        return bench_fail (pair, "out of memory");
     uint64_t seq = S_ZMQ_PROBE;
     memcpy (probe, &seq, sizeof seq);
     int rc = -1;
-    while (s_mono_ns () < deadline) {
+    while (bench_mono_ns () < deadline) {
         zmq_send (pub, probe, arg->size, ZMQ_DONTWAIT);
         if (sub) {
             zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
@@ -1255,37 +1052,37 @@ s_zmq_join (s_pair_t *pair, void *pub, void *sub)
             break;
     }
     free (probe);
-    return rc ? s_fail (pair, "the subscriber never joined") : 0;
+    return rc ? bench_fail (pair, "the subscriber never joined") : 0;
 }
 
 static int
-s_zmq_ping (s_pair_t *pair)
+s_zmq_ping (bench_pair_t *pair)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
-    s_bench_t *bench = pair->bench;
+    bench_t *bench = pair->bench;
     void *pub = NULL, *sub = NULL;
     int rc = -1;
     unsigned char *out = (unsigned char *) calloc (1, arg->size);
     unsigned char *in = (unsigned char *) calloc (1, arg->size);
     if (!out || !in) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
     if (!(pub = s_zmq_pub (pair, "ab", arg->ep_ab, sizeof arg->ep_ab)))
         goto done;
     atomic_store_explicit (&arg->a_bound, 1, memory_order_release);
-    if (s_wait (pair, &arg->b_bound, 1, "the echo side")
+    if (bench_wait (pair, &arg->b_bound, 1, "the echo side")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ba))
     ||  s_zmq_join (pair, pub, sub))
         goto done;
 
-    s_lat_t lat;
-    s_lat_start (bench, &lat);
-    for (uint64_t count = 0; s_lat_more (bench, &lat); count++) {
+    bench_lat_t lat;
+    bench_lat_start (bench, &lat);
+    for (uint64_t count = 0; bench_lat_more (bench, &lat); count++) {
         memcpy (out, &count, sizeof count);
-        uint64_t begin = s_stamp_begin ();
+        uint64_t begin = bench_stamp_begin ();
         if (zmq_send (pub, out, arg->size, 0) < 0) {
-            s_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
+            bench_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
             goto done;
         }
         //  Late echoes of the probes are skipped: only ours counts.
@@ -1295,23 +1092,23 @@ s_zmq_ping (s_pair_t *pair)
             if (size >= 8 && s_zmq_seq (in) == count)
                 break;
             if (size < 0 && zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
-                s_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
                 goto done;
             }
             if (size < 0) {
-                uint64_t now = s_mono_ns ();
+                uint64_t now = bench_mono_ns ();
                 if (!deadline)
-                    deadline = now + S_TIMEOUT_MS * 1000000ULL;
+                    deadline = now + BENCH_TIMEOUT_MS * 1000000ULL;
                 else
                 if (now > deadline) {
-                    s_fail (pair, "no echo of %" PRIu64, count);
+                    bench_fail (pair, "no echo of %" PRIu64, count);
                     goto done;
                 }
             }
         }
-        s_lat_add (bench, &lat, begin, s_stamp_end ());
+        bench_lat_add (bench, &lat, begin, bench_stamp_end ());
     }
-    rc = s_lat_finish (bench, pair->row);
+    rc = bench_lat_finish (bench, pair->row);
     uint64_t quit = S_ZMQ_QUIT;
     memcpy (out, &quit, sizeof quit);
     zmq_send (pub, out, arg->size, 0);
@@ -1326,30 +1123,30 @@ done:
 }
 
 static int
-s_zmq_pong (s_pair_t *pair)
+s_zmq_pong (bench_pair_t *pair)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
     void *pub = NULL, *sub = NULL;
     int rc = -1;
     unsigned char *buf = (unsigned char *) calloc (1, arg->size);
     if (!buf) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
     if (!(pub = s_zmq_pub (pair, "ba", arg->ep_ba, sizeof arg->ep_ba)))
         goto done;
     atomic_store_explicit (&arg->b_bound, 1, memory_order_release);
-    if (s_wait (pair, &arg->a_bound, 1, "the ping side")
+    if (bench_wait (pair, &arg->a_bound, 1, "the ping side")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
         goto done;
     for (;;) {
         int size = zmq_recv (sub, buf, arg->size, 0);
         if (size < 0) {
             if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
-                s_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
                 break;
             }
-            if (s_stopping (pair)) {
+            if (bench_stopping (pair)) {
                 rc = 0;
                 break;
             }
@@ -1371,40 +1168,40 @@ done:
 }
 
 static int
-s_zmq_write (s_pair_t *pair)
+s_zmq_write (bench_pair_t *pair)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
     void *pub = NULL;
     int rc = -1;
     unsigned char *out = (unsigned char *) calloc (1, arg->size);
     if (!out) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
     memset (out, 0x5a, arg->size);
     if (!(pub = s_zmq_pub (pair, "ab", arg->ep_ab, sizeof arg->ep_ab)))
         goto done;
     atomic_store_explicit (&arg->a_bound, 1, memory_order_release);
-    if (s_wait (pair, &arg->b_ready, 1, "the subscriber")
+    if (bench_wait (pair, &arg->b_ready, 1, "the subscriber")
     ||  s_zmq_join (pair, pub, NULL))
         goto done;
     uint64_t seq = 0;
-    arg->start = s_now ();
-    uint64_t deadline = arg->start + s_ms_ticks (pair->bench->duration_ms);
+    arg->start = bench_now ();
+    uint64_t deadline = arg->start + bench_ms_ticks (pair->bench->duration_ms);
     do {
         for (int index = 0; index < 64; index++, seq++) {
             memcpy (out, &seq, sizeof seq);
             if (zmq_send (pub, out, arg->size, 0) < 0) {
-                s_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
+                bench_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
                 goto done;
             }
         }
-    } while (s_now () < deadline);
+    } while (bench_now () < deadline);
     atomic_store_explicit (&arg->sent, seq, memory_order_relaxed);
     atomic_store_explicit (&arg->done, 1, memory_order_release);
     //  Closing the PUB now would throw away what is still queued for the
     //  SUB; keep it open until the SUB has counted everything.
-    rc = s_wait (pair, &arg->b_finished, 1, "the subscriber to finish");
+    rc = bench_wait (pair, &arg->b_finished, 1, "the subscriber to finish");
 done:
     if (pub)
         zmq_close (pub);
@@ -1413,17 +1210,17 @@ done:
 }
 
 static int
-s_zmq_read (s_pair_t *pair)
+s_zmq_read (bench_pair_t *pair)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
     void *sub = NULL;
     int rc = -1;
     unsigned char *buf = (unsigned char *) calloc (1, arg->size);
     if (!buf) {
-        s_fail (pair, "out of memory");
+        bench_fail (pair, "out of memory");
         goto done;
     }
-    if (s_wait (pair, &arg->a_bound, 1, "the publisher")
+    if (bench_wait (pair, &arg->a_bound, 1, "the publisher")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
         goto done;
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
@@ -1432,15 +1229,15 @@ s_zmq_read (s_pair_t *pair)
         int size = zmq_recv (sub, buf, arg->size, 0);
         if (size < 0) {
             if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
-                s_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
                 goto done;
             }
             //  S_ZMQ_POLL_MS of silence after the writer stopped: the
             //  rest was dropped.
             if (atomic_load_explicit (&arg->done, memory_order_acquire))
                 break;
-            if (s_stopping (pair)) {
-                s_fail (pair, "stopped before the publisher finished");
+            if (bench_stopping (pair)) {
+                bench_fail (pair, "stopped before the publisher finished");
                 goto done;
             }
             continue;
@@ -1452,7 +1249,7 @@ s_zmq_read (s_pair_t *pair)
             atomic_store_explicit (&arg->joined, 1, memory_order_release);
             continue;
         }
-        last = s_now ();
+        last = bench_now ();
         received++;
         if (seq >= expected) {
             lost += seq - expected;
@@ -1467,7 +1264,7 @@ s_zmq_read (s_pair_t *pair)
     uint64_t sent = atomic_load_explicit (&arg->sent, memory_order_relaxed);
     if (expected < sent)
         lost += sent - expected;        //  the tail was dropped
-    arg->end = last ? last : s_now ();
+    arg->end = last ? last : bench_now ();
     arg->received = received;
     arg->lost = lost;
     arg->disorder = disorder;
@@ -1481,7 +1278,7 @@ done:
 }
 
 static void
-s_zmq_arg_init (s_bench_t *bench, s_row_t *row, const char *transport, s_zmq_arg_t *arg)
+s_zmq_arg_init (bench_t *bench, bench_row_t *row, const char *transport, s_zmq_arg_t *arg)
 {
     memset (arg, 0, sizeof *arg);
     arg->size = row->size;
@@ -1495,9 +1292,9 @@ s_zmq_arg_init (s_bench_t *bench, s_row_t *row, const char *transport, s_zmq_arg
                   dir && *dir ? dir : "/tmp", (int) getpid (), serial);
         char path [256];
         snprintf (path, sizeof path, "%s-ab", arg->stem);
-        s_cleanup_file (0, path);
+        bench_cleanup_file (0, path);
         snprintf (path, sizeof path, "%s-ba", arg->stem);
-        s_cleanup_file (1, path);
+        bench_cleanup_file (1, path);
     }
     else
         snprintf (arg->stem, sizeof arg->stem, "zshm-bench-%d-%u", (int) getpid (), serial);
@@ -1508,46 +1305,47 @@ s_zmq_arg_unlink (s_zmq_arg_t *arg)
 {
     //  libzmq removes its ipc files on close; this covers a failed run.
     if (strcmp (arg->transport, "ipc") == 0)
-        s_cleanup_now ();
-    s_cleanup_forget ();
+        bench_cleanup_now ();
+    bench_cleanup_forget ();
 }
 
 static int
-s_zmq_row (s_bench_t *bench, s_row_t *row, const char *transport)
+s_zmq_row (bench_t *bench, bench_row_t *row, const char *transport)
 {
     if (!bench->zmq_ctx)
-        return s_row_fail (row, "no zmq context");
+        return bench_row_fail (row, "no zmq context");
     s_zmq_arg_t arg;
     s_zmq_arg_init (bench, row, transport, &arg);
-    int rc = s_pair_run (bench, row, S_THREADS, s_zmq_ping, s_zmq_pong, &arg, sizeof arg);
+    int rc = bench_pair_run (bench, row, BENCH_THREADS, s_zmq_ping, s_zmq_pong, &arg, sizeof arg);
     s_zmq_arg_unlink (&arg);
     if (rc == 0) {
         s_zmq_arg_init (bench, row, transport, &arg);
-        rc = s_pair_run (bench, row, S_THREADS, s_zmq_write, s_zmq_read, &arg, sizeof arg);
+        rc = bench_pair_run (bench, row, BENCH_THREADS, s_zmq_write, s_zmq_read, &arg, sizeof arg);
         s_zmq_arg_unlink (&arg);
         if (rc == 0) {
-            s_throughput_set (row, arg.sent, arg.received, arg.lost, arg.end - arg.start);
+            bench_throughput_set (row, arg.sent, arg.received, arg.lost, arg.end - arg.start,
+                                  0);
             if (arg.disorder)
-                rc = s_row_fail (row, "%" PRIu64 " messages out of order", arg.disorder);
+                rc = bench_row_fail (row, "%" PRIu64 " messages out of order", arg.disorder);
         }
     }
     return rc;
 }
 
 static int
-s_zmq_inproc (s_bench_t *bench, s_row_t *row)
+s_zmq_inproc (bench_t *bench, bench_row_t *row)
 {
     return s_zmq_row (bench, row, "inproc");
 }
 
 static int
-s_zmq_ipc (s_bench_t *bench, s_row_t *row)
+s_zmq_ipc (bench_t *bench, bench_row_t *row)
 {
     return s_zmq_row (bench, row, "ipc");
 }
 
 static int
-s_zmq_tcp (s_bench_t *bench, s_row_t *row)
+s_zmq_tcp (bench_t *bench, bench_row_t *row)
 {
     return s_zmq_row (bench, row, "tcp");
 }
@@ -1556,19 +1354,34 @@ s_zmq_tcp (s_bench_t *bench, s_row_t *row)
 //  The scenarios, in table order.  The first is the limit every other row
 //  is compared to; it always runs.
 
-#define S_LIMIT_NAME "limit"
-#define S_IPC_NAME   "zmq-ipc"
-
-static const s_scenario_t s_scenarios [] = {
-    { S_LIMIT_NAME,   "two threads bounce a counter between two cache lines",
+static const bench_scenario_t s_scenarios [] = {
+    { BENCH_LIMIT_NAME, "two threads bounce a counter between two cache lines",
       false, s_limit },
-    { "ring-thread",  "zshm ring on the heap, between two threads", true, s_ring_thread },
-    { "ring-process", "zshm ring in shared memory, between two processes", true,
+    { "ring-thread",    "zshm ring on the heap, between two threads", true, s_ring_thread },
+    { "ring-process",   "zshm ring in shared memory, between two processes", true,
       s_ring_process },
-    { "zmq-inproc",   "libzmq PUB/SUB over inproc, between two threads", true, s_zmq_inproc },
-    { S_IPC_NAME,     "libzmq PUB/SUB over ipc, between two threads", true, s_zmq_ipc },
-    { "zmq-tcp",      "libzmq PUB/SUB over tcp 127.0.0.1, between two threads", true,
+    { "pubsub-thread",  "zshm_pub/zshm_sub (shm://, idle=spin), between two threads", true,
+      bench_pubsub_thread },
+    { "pubsub-process", "zshm_pub/zshm_sub (shm://, idle=spin), between two processes", true,
+      bench_pubsub_process },
+    { "proto-raw",      "one-way, paced: zshm_pub_send of bytes sized as a packed Tick",
+      false, bench_proto_raw },
+    { "proto-zshm",     "one-way, paced: zshm_pub_send_proto + zshm_sub_recv_proto, Tick",
+      false, bench_proto_zshm },
+    { "proto-pbc",      "one-way, paced: protobuf-c pack + send, unpack (malloc) + free",
+      false, bench_proto_pbc },
+    { "zmq-inproc",     "libzmq PUB/SUB over inproc, between two threads", true, s_zmq_inproc },
+    { "actor",          "zshm_publisher/zshm_subscriber actors (zactor pipes), threads", true,
+      bench_actor },
+    { BENCH_IPC_NAME,   "libzmq PUB/SUB over ipc, between two threads", true, s_zmq_ipc },
+    { "block",          "one-way wake-up of an idle=block subscriber, 200-1000 us apart",
+      false, bench_block },
+    { "zmq-tcp",        "libzmq PUB/SUB over tcp 127.0.0.1, between two threads", true,
       s_zmq_tcp },
+    { "zmq-tcp-oneway", "one-way, one in flight: libzmq PUB/SUB over tcp 127.0.0.1", true,
+      bench_zmq_tcp_oneway },
+    { "bridge",         "one-way, one in flight: ring, zshm_bridge, tcp, zshm_bridge, ring",
+      true, bench_bridge },
 };
 
 #define S_SCENARIOS (sizeof s_scenarios / sizeof s_scenarios [0])
@@ -1583,47 +1396,73 @@ s_usage (FILE *out)
 "usage: zshm bench [OPTIONS]\n"
 "\n"
 "Measure zshm against libzmq PUB/SUB on this machine, in one run, with side A\n"
-"(pinger, writer) pinned to one CPU and side B (echoer, reader) to another.\n"
-"Rows:\n");
+"(pinger, writer, or the timing receiver) pinned to one CPU and side B to\n"
+"another.  Rows:\n");
     for (size_t index = 0; index < S_SCENARIOS; index++)
-        fprintf (out, "  %-14s %s\n", s_scenarios [index].name, s_scenarios [index].summary);
+        fprintf (out, "  %-15s %s\n", s_scenarios [index].name, s_scenarios [index].summary);
     fprintf (out,
-"For each row and payload size:\n"
+"For each row (and payload size, for rows run per size):\n"
 "  latency     ping-pong, A->B on one channel and B->A on another; one-way =\n"
 "              round trip / 2, as p50/p90/p99/p99.9/max over every round trip\n"
-"              after the warm-up; the timer's own cost is subtracted\n"
+"              after the warm-up; the timer's own cost is subtracted.  Rows\n"
+"              marked one-way are timed from a stamp B takes before sending to\n"
+"              one A takes after receiving, on one clock (TSC or monotonic)\n"
 "  throughput  A sends back-to-back for --duration-ms, B receives: received\n"
 "              msg/s (first send to B's last message) and lost %% (the ring\n"
-"              reader's lost count, or gaps in zmq sequence numbers)\n"
-"Ring readers spin on zshm_reader_try_recv and receive by copy.  zmq rows use\n"
-"one context whose I/O thread is not pinned.  Ratios: p50/lim and p99.9/lim\n"
-"divide by the limit's p50; 'vs ipc' is zmq-ipc's p50 over this p50, and this\n"
-"msg/s over zmq-ipc's, at the same size (higher is better).\n"
+"              reader's lost count, or gaps in sequence numbers); rings are\n"
+"              --tput-ring-bytes large (the 'slots' column)\n"
+"Ring readers and subscribers spin (idle=spin) and receive by copy, except\n"
+"where a row says otherwise.  zmq rows use one context whose I/O thread is\n"
+"not pinned; actors and bridges run in threads that are not pinned either.\n"
+"Ratios: p50/lim and p99.9/lim divide by the limit's p50; 'vs ipc' is\n"
+"zmq-ipc's p50 over this p50, and this msg/s over zmq-ipc's, at the same size\n"
+"(higher is better).  After the table, the targets of the issues, each row\n"
+"against its reference, are reported (never asserted).\n"
 "\n"
 "options:\n"
 "  --cpus A,B        CPUs for side A and B (default: the first two allowed)\n"
 "  --duration-ms N   throughput run per row, and cap on a latency run\n"
 "                    (default %d; --quick: %d)\n"
-"  --iterations N    latency round trips recorded per row (default %d;\n"
+"  --iterations N    latency samples recorded per row (default %d;\n"
 "                    --quick: %d); at least %d even past the time cap\n"
-"  --warmup N        round trips not recorded, per row (default %d; --quick: %d)\n"
+"  --warmup N        samples not recorded, per row (default %d; --quick: %d)\n"
 "  --sizes LIST      payload sizes in bytes, %d to %d (default 8,64,256,1024,4096)\n"
-"  --capacity N      ring slots (default %d, as zshm_pub's)\n"
-"  --zmq-hwm N       SNDHWM of every PUB and RCVHWM of every SUB (default %d;\n"
-"                    libzmq's own default is 1000); PUB drops beyond it\n"
+"  --capacity N      ring slots of the latency runs (default %d, as zshm_pub's)\n"
+"  --tput-ring-bytes N\n"
+"                    bytes of each throughput run's ring, K/M/G suffixes\n"
+"                    allowed (default 64M; --quick: 4M): slots = N / slot\n"
+"                    stride, rounded down to a power of two, at least %d.  A\n"
+"                    small ring is bounded by cache-line transfers between the\n"
+"                    writer and a reader close behind it\n"
+"  --zmq-hwm N       SNDHWM of every PUB and RCVHWM of every SUB, and the\n"
+"                    subscriber actors' HWM (default %d; libzmq's own default\n"
+"                    is 1000); PUB drops beyond it\n"
+"  --actor-idle NAME how the subscriber actors wait: spin (default, as zshm_sub),\n"
+"                    yield, backoff or block.  Spinning actors compete for the\n"
+"                    CPUs the other threads of the path need when there are\n"
+"                    fewer than about 6 free; yield is kinder there\n"
+"  --bridge-idle NAME\n"
+"                    how the serving bridge and the bridged subscriber wait:\n"
+"                    block (default, as zshm-bridge), spin, yield or backoff\n"
 "  --only LIST       rows to run, by name (the limit always runs)\n"
 "  --clock NAME      auto (TSC if invariant, else CLOCK_MONOTONIC), tsc, monotonic\n"
-"  --quick           a short run (a second or two) for smoke tests\n"
+"  --quick           a short run (a few seconds) for smoke tests\n"
 "  --json FILE       also write every result as JSON to FILE ('-': stdout, and\n"
 "                    the table goes to stderr); one object per row with its\n"
-"                    latency (ns), throughput and ratios, null where not measured\n"
+"                    latency (ns), throughput and ratios, null where not\n"
+"                    measured, and the targets\n"
+"  --csv FILE        also write one CSV line per row and size, after a header\n"
+"                    line ('-': stdout, and the table goes to stderr)\n"
+"  --plot FILE.svg   draw the latency percentile distribution (p50 to max, log\n"
+"                    scales) of zshm's ring and pub/sub against zmq ipc and tcp,\n"
+"                    at 64 B (or the first size), with the core-to-core limit\n"
 "  --list            list the rows and exit\n"
 "  --help            this help\n"
 "\n"
 "Exits 0 when every row was measured, 1 with a reason on stderr otherwise.\n",
         S_DURATION_MS, S_QUICK_DURATION_MS, S_ITERATIONS, S_QUICK_ITERATIONS,
-        S_MIN_SAMPLES, S_WARMUP, S_QUICK_WARMUP, S_SIZE_MIN, S_SIZE_MAX,
-        S_CAPACITY, S_ZMQ_HWM);
+        BENCH_MIN_SAMPLES, S_WARMUP, S_QUICK_WARMUP, BENCH_SIZE_MIN, BENCH_SIZE_MAX,
+        S_CAPACITY, BENCH_TPUT_SLOTS_MIN, S_ZMQ_HWM);
 }
 
 //  Parse an unsigned decimal in [min, max].  Returns 0, or -1.
@@ -1636,6 +1475,41 @@ s_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
     char *end;
     unsigned long long value = strtoull (text, &end, 10);
     if (errno || *end || value < min || value > max)
+        return -1;
+    *value_p = value;
+    return 0;
+}
+
+//  Parse a byte count: decimal digits and an optional binary suffix K, M
+//  or G (KiB, MiB, GiB also), within [min, max].  Returns 0, or -1.
+static int
+s_parse_bytes (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno)
+        return -1;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else
+    if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else
+    if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift) {
+        end++;
+        if (strcmp (end, "iB") == 0)
+            end += 2;
+    }
+    if (*end || value > (max >> shift))
+        return -1;
+    value <<= shift;
+    if (value < min)
         return -1;
     *value_p = value;
     return 0;
@@ -1664,7 +1538,7 @@ s_parse_list (const char *text, uint64_t min, uint64_t max, uint64_t *values, in
     return count > 0 && (size_t) count == commas + 1 ? count : -1;
 }
 
-static const s_scenario_t *
+static const bench_scenario_t *
 s_scenario_find (const char *name, size_t length)
 {
     for (size_t index = 0; index < S_SCENARIOS; index++)
@@ -1676,9 +1550,9 @@ s_scenario_find (const char *name, size_t length)
 
 //  True if --only selects this scenario (the limit always runs).
 static bool
-s_selected (s_bench_t *bench, const s_scenario_t *scenario)
+s_selected (bench_t *bench, const bench_scenario_t *scenario)
 {
-    if (!bench->only || strcmp (scenario->name, S_LIMIT_NAME) == 0)
+    if (!bench->only || strcmp (scenario->name, BENCH_LIMIT_NAME) == 0)
         return true;
     for (const char *item = bench->only; *item; ) {
         size_t length = strcspn (item, ",");
@@ -1686,6 +1560,17 @@ s_selected (s_bench_t *bench, const s_scenario_t *scenario)
             return true;
         item += length + (item [length] == ',');
     }
+    return false;
+}
+
+//  True if a selected row uses CZMQ (actors, bridges).
+static bool
+s_wants_czmq (bench_t *bench)
+{
+    for (size_t index = 0; index < S_SCENARIOS; index++)
+        if ((s_scenarios [index].run == bench_actor || s_scenarios [index].run == bench_bridge)
+        &&  s_selected (bench, &s_scenarios [index]))
+            return true;
     return false;
 }
 
@@ -1712,10 +1597,10 @@ s_check_only (const char *only, char *reason, size_t size)
 //  Parse the command line into bench.  Returns 0 to run, 1 after --help or
 //  --list, -1 with a reason.
 static int
-s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
+s_parse (bench_t *bench, int argc, char **argv, char *reason, size_t size)
 {
     bool set_duration = false, set_iterations = false, set_warmup = false;
-    bool set_cpus = false;
+    bool set_cpus = false, set_tput = false;
     uint64_t value;
     for (int index = 1; index < argc; index++) {
         char *option = argv [index];
@@ -1733,7 +1618,11 @@ s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
                         || strcmp (name, "--iterations") == 0 || strcmp (name, "--warmup") == 0
                         || strcmp (name, "--sizes") == 0 || strcmp (name, "--capacity") == 0
                         || strcmp (name, "--zmq-hwm") == 0 || strcmp (name, "--only") == 0
-                        || strcmp (name, "--clock") == 0 || strcmp (name, "--json") == 0;
+                        || strcmp (name, "--clock") == 0 || strcmp (name, "--json") == 0
+                        || strcmp (name, "--csv") == 0 || strcmp (name, "--plot") == 0
+                        || strcmp (name, "--tput-ring-bytes") == 0
+                        || strcmp (name, "--actor-idle") == 0
+                        || strcmp (name, "--bridge-idle") == 0;
         if (takes_value && !text) {
             if (index + 1 >= argc) {
                 snprintf (reason, size, "%s needs a value", name);
@@ -1753,7 +1642,7 @@ s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
         else
         if (strcmp (name, "--list") == 0) {
             for (size_t item = 0; item < S_SCENARIOS; item++)
-                printf ("%-14s %s\n", s_scenarios [item].name, s_scenarios [item].summary);
+                printf ("%-15s %s\n", s_scenarios [item].name, s_scenarios [item].summary);
             return 1;
         }
         else
@@ -1796,11 +1685,11 @@ s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
         }
         else
         if (strcmp (name, "--sizes") == 0) {
-            uint64_t sizes [S_SIZES_MAX];
-            int count = s_parse_list (text, S_SIZE_MIN, S_SIZE_MAX, sizes, S_SIZES_MAX);
+            uint64_t sizes [BENCH_SIZES_MAX];
+            int count = s_parse_list (text, BENCH_SIZE_MIN, BENCH_SIZE_MAX, sizes, BENCH_SIZES_MAX);
             if (count < 0) {
                 snprintf (reason, size, "--sizes wants up to %d sizes from %d to %d, like 8,64",
-                          S_SIZES_MAX, S_SIZE_MIN, S_SIZE_MAX);
+                          BENCH_SIZES_MAX, BENCH_SIZE_MIN, BENCH_SIZE_MAX);
                 return -1;
             }
             for (int item = 0; item < count; item++)
@@ -1838,12 +1727,43 @@ s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
             bench->clock_name = text;
         }
         else
-        if (strcmp (name, "--json") == 0) {
-            if (!*text) {
-                snprintf (reason, size, "--json wants a file name, or - for stdout");
+        if (strcmp (name, "--json") == 0 || strcmp (name, "--csv") == 0) {
+            if (!*text || (*text == '-' && text [1])) {
+                snprintf (reason, size, "%s wants a file name, or - for stdout", name);
                 return -1;
             }
-            bench->json_path = text;
+            if (strcmp (name, "--json") == 0)
+                bench->json_path = text;
+            else
+                bench->csv_path = text;
+        }
+        else
+        if (strcmp (name, "--plot") == 0) {
+            size_t length = strlen (text);
+            if (length < 5 || *text == '-' || strcmp (text + length - 4, ".svg")) {
+                snprintf (reason, size, "--plot wants a file name ending in .svg");
+                return -1;
+            }
+            bench->plot_path = text;
+        }
+        else
+        if (strcmp (name, "--actor-idle") == 0 || strcmp (name, "--bridge-idle") == 0) {
+            if (zshm_idle_parse (text, NULL)) {
+                snprintf (reason, size, "%s wants spin, yield, backoff or block", name);
+                return -1;
+            }
+            if (strcmp (name, "--actor-idle") == 0)
+                bench->actor_idle = text;
+            else
+                bench->bridge_idle = text;
+        }
+        else
+        if (strcmp (name, "--tput-ring-bytes") == 0) {
+            if (s_parse_bytes (text, S_TPUT_BYTES_MIN, S_TPUT_BYTES_MAX, &bench->tput_bytes)) {
+                snprintf (reason, size, "--tput-ring-bytes wants 64K to 16G bytes, like 64M");
+                return -1;
+            }
+            set_tput = true;
         }
         else {
             snprintf (reason, size, "unknown option '%.40s' (try 'zshm bench --help')", option);
@@ -1856,6 +1776,13 @@ s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
         bench->iterations = bench->quick ? S_QUICK_ITERATIONS : S_ITERATIONS;
     if (!set_warmup)
         bench->warmup = bench->quick ? S_QUICK_WARMUP : S_WARMUP;
+    if (!set_tput)
+        bench->tput_bytes = bench->quick ? S_QUICK_TPUT_BYTES : S_TPUT_BYTES;
+    if (bench->json_path && bench->csv_path && strcmp (bench->json_path, "-") == 0
+    &&  strcmp (bench->csv_path, "-") == 0) {
+        snprintf (reason, size, "--json and --csv cannot both go to stdout");
+        return -1;
+    }
 
     //  CPUs: two different ones we are allowed to run on.
     int allowed = CPU_COUNT (&bench->allowed);
@@ -1886,95 +1813,30 @@ s_parse (s_bench_t *bench, int argc, char **argv, char *reason, size_t size)
 }
 
 //  --------------------------------------------------------------------------
-//  Output
+//  Looking rows up
 
-//  A duration in ns, at a readable scale.
-static const char *
-s_fmt_ns (char *buf, size_t size, double ns)
-{
-    if (ns < 10000)
-        snprintf (buf, size, "%.0f ns", ns);
-    else
-    if (ns < 10e6)
-        snprintf (buf, size, "%.1f us", ns / 1e3);
-    else
-        snprintf (buf, size, "%.1f ms", ns / 1e6);
-    return buf;
-}
-
-static const char *
-s_fmt_rate (char *buf, size_t size, double rate)
-{
-    if (rate >= 1e6)
-        snprintf (buf, size, "%.2fM", rate / 1e6);
-    else
-        snprintf (buf, size, "%.0fk", rate / 1e3);
-    return buf;
-}
-
-//  A ratio in at most 9 characters.
-static const char *
-s_fmt_ratio (char *buf, size_t size, double ratio)
-{
-    if (ratio < 100)
-        snprintf (buf, size, "%.2f", ratio);
-    else
-    if (ratio < 1e7)
-        snprintf (buf, size, "%.0f", ratio);
-    else
-        snprintf (buf, size, ">1e7");
-    return buf;
-}
-
-static s_row_t *
-s_row_find (s_bench_t *bench, const char *name, size_t size)
+bench_row_t *
+bench_row_find (bench_t *bench, const char *name, size_t size)
 {
     for (int index = 0; index < bench->nrows; index++) {
-        s_row_t *row = &bench->rows [index];
+        bench_row_t *row = &bench->rows [index];
         if (strcmp (row->scenario->name, name) == 0 && (!row->scenario->sized || row->size == size))
             return row;
     }
     return NULL;
 }
 
-//  The limit's p50, or 0 if it was not measured.
-static double
-s_limit_ns (s_bench_t *bench)
+double
+bench_limit_ns (bench_t *bench)
 {
-    s_row_t *limit = s_row_find (bench, S_LIMIT_NAME, 0);
+    bench_row_t *limit = bench_row_find (bench, BENCH_LIMIT_NAME, 0);
     return limit && limit->has_latency ? limit->latency.p50 : 0;
 }
 
-//  Ratios of a row: to the limit, and to zmq ipc at the same size.  0 when
-//  they cannot be computed.
-typedef struct {
-    double p50_limit;           //  p50 / limit p50
-    double p999_limit;          //  p99.9 / limit p50
-    double ipc_latency;         //  zmq-ipc p50 / p50
-    double ipc_rate;            //  rate / zmq-ipc rate
-} s_ratios_t;
-
-static s_ratios_t
-s_ratios (s_bench_t *bench, s_row_t *row)
-{
-    s_ratios_t ratios = { 0, 0, 0, 0 };
-    double limit = s_limit_ns (bench);
-    if (row->has_latency && limit > 0) {
-        ratios.p50_limit = row->latency.p50 / limit;
-        ratios.p999_limit = row->latency.p999 / limit;
-    }
-    s_row_t *ipc = row->scenario->sized ? s_row_find (bench, S_IPC_NAME, row->size) : NULL;
-    if (ipc && ipc->has_latency && row->has_latency && row->latency.p50 > 0)
-        ratios.ipc_latency = ipc->latency.p50 / row->latency.p50;
-    if (ipc && ipc->has_throughput && row->has_throughput && ipc->throughput.rate > 0)
-        ratios.ipc_rate = row->throughput.rate / ipc->throughput.rate;
-    return ratios;
-}
-
-//  The 1-minute load average, -1 if unknown.  Figures taken beside other
-//  busy processes are not the machine's; the table says so.
-static double
-s_loadavg (void)
+//  Figures taken beside other busy processes are not the machine's; the
+//  table says so.
+double
+bench_loadavg (void)
 {
     double load = -1;
     FILE *file = fopen ("/proc/loadavg", "r");
@@ -1986,183 +1848,31 @@ s_loadavg (void)
     return load;
 }
 
-static void
-s_print_table (s_bench_t *bench, FILE *out)
+//  The slot stride of a ring, from the ring itself: the bytes two more
+//  slots add to a heap ring (the layout stays the library's business).
+static size_t
+s_slot_stride (size_t slot_size)
 {
-    char a [32], b [32], c [48], d [48], e [32];
-    fprintf (out, "zshm bench %d.%d.%d: cpus %d,%d; clock %s",
-             ZSHM_VERSION_MAJOR, ZSHM_VERSION_MINOR, ZSHM_VERSION_PATCH,
-             bench->cpu_a, bench->cpu_b, s_clock.tsc ? "tsc" : "monotonic");
-    if (s_clock.tsc)
-        fprintf (out, " %.0f MHz", 1e3 / s_clock.ns_per_tick);
-    fprintf (out, " (timer pair %.0f ns, subtracted)%s\n", s_ticks_ns (s_clock.overhead),
-             bench->quick ? "; QUICK run" : "");
-    //  The bench's own two busy sides raise the load by up to 2 while it
-    //  runs, so only the load before says whether others were busy.
-    fprintf (out, "load average %.2f before, %.2f after (ours included), on %d CPUs%s\n",
-             bench->load [0], bench->load [1], CPU_COUNT (&bench->allowed),
-             bench->load [0] >= 1 ? ": other work shared the CPUs, figures are disturbed" : "");
-    fprintf (out, "latency: up to %" PRIu64 " round trips or %" PRIu64 " ms per row after %"
-             PRIu64 " warm-up; throughput: %" PRIu64 " ms per row; ring %zu slots; zmq hwm %d\n",
-             bench->iterations, bench->duration_ms, bench->warmup, bench->duration_ms,
-             bench->capacity, bench->zmq_hwm);
-    s_row_t *limit = s_row_find (bench, S_LIMIT_NAME, 0);
-    if (limit && limit->has_latency)
-        fprintf (out, "core-to-core limit (one-way, cpu %d <-> %d): p50 %s, p99.9 %s\n",
-                 bench->cpu_a, bench->cpu_b,
-                 s_fmt_ns (a, sizeof a, limit->latency.p50),
-                 s_fmt_ns (b, sizeof b, limit->latency.p999));
-    else
-        fprintf (out, "core-to-core limit: not measured\n");
-    s_row_t *end = &bench->limit_end;
-    if (limit && limit->has_latency && end->has_latency) {
-        double change = end->latency.p50 / limit->latency.p50;
-        fprintf (out, "measured again after the rows: p50 %s, p99.9 %s%s\n",
-                 s_fmt_ns (a, sizeof a, end->latency.p50),
-                 s_fmt_ns (b, sizeof b, end->latency.p999),
-                 change > 1.25 || change < 0.8
-                 ? " -- the machine's speed changed during the run; ratios use the first" : "");
-    }
-
-    fprintf (out, "\n%-13s %5s %8s %8s %8s %8s %8s %9s %6s %7s %9s %7s %7s\n",
-             "row", "size", "p50", "p90", "p99", "p99.9", "max", "msg/s", "lost%",
-             "p50/lim", "p99.9/lim", "vs ipc", "vs ipc");
-    fprintf (out, "%-13s %5s %8s %8s %8s %8s %8s %9s %6s %7s %9s %7s %7s\n",
-             "", "bytes", "one-way", "", "", "", "", "received", "", "", "", "latency", "msg/s");
-    for (int index = 0; index < bench->nrows; index++) {
-        s_row_t *row = &bench->rows [index];
-        char size [16];
-        if (row->scenario->sized)
-            snprintf (size, sizeof size, "%zu", row->size);
-        else
-            snprintf (size, sizeof size, "line");
-        fprintf (out, "%-13s %5s", row->scenario->name, size);
-        if (row->has_latency)
-            fprintf (out, " %8s %8s %8s %8s %8s",
-                     s_fmt_ns (a, sizeof a, row->latency.p50),
-                     s_fmt_ns (b, sizeof b, row->latency.p90),
-                     s_fmt_ns (c, sizeof c, row->latency.p99),
-                     s_fmt_ns (d, sizeof d, row->latency.p999),
-                     s_fmt_ns (e, sizeof e, row->latency.max));
-        else
-            fprintf (out, " %8s %8s %8s %8s %8s", "-", "-", "-", "-", "-");
-        if (row->has_throughput)
-            fprintf (out, " %9s %6.2f", s_fmt_rate (a, sizeof a, row->throughput.rate),
-                     row->throughput.lost_pct);
-        else
-            fprintf (out, " %9s %6s", "-", "-");
-        s_ratios_t ratios = s_ratios (bench, row);
-        if (ratios.p50_limit > 0)
-            fprintf (out, " %7s %9s", s_fmt_ratio (a, sizeof a, ratios.p50_limit),
-                     s_fmt_ratio (b, sizeof b, ratios.p999_limit));
-        else
-            fprintf (out, " %7s %9s", "-", "-");
-        if (ratios.ipc_latency > 0)
-            snprintf (c, sizeof c, "%sx", s_fmt_ratio (a, sizeof a, ratios.ipc_latency));
-        else
-            snprintf (c, sizeof c, "-");
-        if (ratios.ipc_rate > 0)
-            snprintf (d, sizeof d, "%sx", s_fmt_ratio (b, sizeof b, ratios.ipc_rate));
-        else
-            snprintf (d, sizeof d, "-");
-        fprintf (out, " %7s %7s", c, d);
-        if (row->failed)
-            fprintf (out, "  FAILED: %s", row->error);
-        fprintf (out, "\n");
-    }
-    fprintf (out, "\none-way = round trip / 2; p50/lim, p99.9/lim: over the limit's p50; "
-             "vs ipc: how many times better than zmq-ipc at the same size\n");
+    zshm_ring_t *small = zshm_ring_new (NULL, 2, slot_size);
+    zshm_ring_t *large = zshm_ring_new (NULL, 4, slot_size);
+    zshm_ring_info_t small_info, large_info;
+    size_t stride = 0;
+    if (small && large && zshm_ring_info (small, &small_info) == 0
+    &&  zshm_ring_info (large, &large_info) == 0 && large_info.total_size > small_info.total_size)
+        stride = (size_t) (large_info.total_size - small_info.total_size) / 2;
+    zshm_ring_destroy (&small);
+    zshm_ring_destroy (&large);
+    return stride ? stride : slot_size + 64;
 }
 
-static void
-s_json_string (FILE *out, const char *text)
+size_t
+bench_tput_capacity (bench_t *bench, size_t slot_size)
 {
-    fputc ('"', out);
-    for (const unsigned char *c = (const unsigned char *) text; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf (out, "\\%c", *c);
-        else
-        if (*c < 0x20)
-            fprintf (out, "\\u%04x", *c);
-        else
-            fputc (*c, out);
-    }
-    fputc ('"', out);
-}
-
-//  A number, or null when it is 0 (not computed).
-static void
-s_json_ratio (FILE *out, const char *name, double value, bool last)
-{
-    if (value > 0)
-        fprintf (out, "\"%s\": %.4f%s", name, value, last ? "" : ", ");
-    else
-        fprintf (out, "\"%s\": null%s", name, last ? "" : ", ");
-}
-
-static void
-s_print_json (s_bench_t *bench, FILE *out)
-{
-    fprintf (out, "{\n  \"tool\": \"zshm bench\",\n  \"version\": \"%d.%d.%d\",\n",
-             ZSHM_VERSION_MAJOR, ZSHM_VERSION_MINOR, ZSHM_VERSION_PATCH);
-    fprintf (out, "  \"cpus\": [%d, %d],\n", bench->cpu_a, bench->cpu_b);
-    fprintf (out, "  \"clock\": \"%s\",\n  \"ns_per_tick\": %.6f,\n",
-             s_clock.tsc ? "tsc" : "monotonic", s_clock.ns_per_tick);
-    fprintf (out, "  \"timer_overhead_ns\": %.2f,\n", s_ticks_ns (s_clock.overhead));
-    fprintf (out, "  \"load_before\": %.2f,\n  \"load_after\": %.2f,\n",
-             bench->load [0], bench->load [1]);
-    fprintf (out, "  \"quick\": %s,\n  \"duration_ms\": %" PRIu64 ",\n  \"iterations\": %" PRIu64
-             ",\n  \"warmup\": %" PRIu64 ",\n  \"ring_capacity\": %zu,\n  \"zmq_hwm\": %d,\n",
-             bench->quick ? "true" : "false", bench->duration_ms, bench->iterations,
-             bench->warmup, bench->capacity, bench->zmq_hwm);
-    double limit = s_limit_ns (bench);
-    if (limit > 0)
-        fprintf (out, "  \"limit_ns\": %.2f,\n", limit);
-    else
-        fprintf (out, "  \"limit_ns\": null,\n");
-    if (bench->limit_end.has_latency)
-        fprintf (out, "  \"limit_end_ns\": %.2f,\n", bench->limit_end.latency.p50);
-    else
-        fprintf (out, "  \"limit_end_ns\": null,\n");
-    fprintf (out, "  \"rows\": [\n");
-    for (int index = 0; index < bench->nrows; index++) {
-        s_row_t *row = &bench->rows [index];
-        fprintf (out, "    {\"name\": \"%s\", \"size\": %zu, \"ok\": %s, \"error\": ",
-                 row->scenario->name, row->size, row->failed ? "false" : "true");
-        if (row->failed)
-            s_json_string (out, row->error);
-        else
-            fprintf (out, "null");
-        fprintf (out, ",\n     \"latency\": ");
-        if (row->has_latency) {
-            s_latency_t *latency = &row->latency;
-            fprintf (out, "{\"samples\": %" PRIu64 ", \"p50_ns\": %.2f, \"p90_ns\": %.2f, "
-                     "\"p99_ns\": %.2f, \"p99_9_ns\": %.2f, \"max_ns\": %.2f, "
-                     "\"min_ns\": %.2f, \"mean_ns\": %.2f}",
-                     latency->samples, latency->p50, latency->p90, latency->p99,
-                     latency->p999, latency->max, latency->min, latency->mean);
-        }
-        else
-            fprintf (out, "null");
-        fprintf (out, ",\n     \"throughput\": ");
-        if (row->has_throughput) {
-            s_throughput_t *throughput = &row->throughput;
-            fprintf (out, "{\"sent\": %" PRIu64 ", \"received\": %" PRIu64 ", \"lost\": %"
-                     PRIu64 ", \"seconds\": %.6f, \"msgs_per_sec\": %.1f, \"lost_pct\": %.4f}",
-                     throughput->sent, throughput->received, throughput->lost,
-                     throughput->seconds, throughput->rate, throughput->lost_pct);
-        }
-        else
-            fprintf (out, "null");
-        s_ratios_t ratios = s_ratios (bench, row);
-        fprintf (out, ",\n     ");
-        s_json_ratio (out, "p50_vs_limit", ratios.p50_limit, false);
-        s_json_ratio (out, "p99_9_vs_limit", ratios.p999_limit, false);
-        s_json_ratio (out, "latency_vs_zmq_ipc", ratios.ipc_latency, false);
-        s_json_ratio (out, "throughput_vs_zmq_ipc", ratios.ipc_rate, true);
-        fprintf (out, "}%s\n", index + 1 < bench->nrows ? "," : "");
-    }
-    fprintf (out, "  ]\n}\n");
+    uint64_t slots = bench->tput_bytes / s_slot_stride (slot_size);
+    size_t capacity = BENCH_TPUT_SLOTS_MIN;
+    while (capacity * 2 <= slots && capacity < ((size_t) 1 << 30))
+        capacity *= 2;
+    return capacity;
 }
 
 //  --------------------------------------------------------------------------
@@ -2188,25 +1898,82 @@ s_zmq_context (void)
 }
 
 static void
-s_run_row (s_bench_t *bench, const s_scenario_t *scenario, size_t size)
+s_run_row (bench_t *bench, const bench_scenario_t *scenario, size_t size)
 {
-    if (bench->nrows == S_ROWS_MAX)
+    if (bench->nrows == BENCH_ROWS_MAX)
         return;
-    s_row_t *row = &bench->rows [bench->nrows++];
+    bench_row_t *row = &bench->rows [bench->nrows++];
     memset (row, 0, sizeof *row);
     row->scenario = scenario;
     row->size = size;
+    row->load = bench_loadavg ();
     if (bench->progress)
         fprintf (stderr, "\r\033[K  measuring %s %zu B...", scenario->name, size);
     scenario->run (bench, row);
     if (!row->failed && !row->has_latency && !row->has_throughput)
-        s_row_fail (row, "measured nothing");
+        bench_row_fail (row, "measured nothing");
+}
+
+//  The output files, opened before anything is measured so that a bad path
+//  fails at once.  "-" is stdout (then the table goes to stderr).
+typedef struct {
+    FILE *json;                 //  --json, or NULL
+    FILE *csv;                  //  --csv, or NULL
+    FILE *plot;                 //  --plot, or NULL
+    FILE *table;                //  stdout, or stderr
+} s_outputs_t;
+
+static int
+s_output_open (const char *path, FILE **file_p)
+{
+    if (!path)
+        return 0;
+    if (strcmp (path, "-") == 0) {
+        *file_p = stdout;
+        return 0;
+    }
+    *file_p = fopen (path, "w");
+    if (!*file_p) {
+        fprintf (stderr, "zshm bench: cannot write %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  Close one output.  Returns 0, or -1 with a reason printed.
+static int
+s_output_close (const char *path, FILE **file_p)
+{
+    int rc = 0;
+    if (*file_p && *file_p != stdout && fclose (*file_p)) {
+        fprintf (stderr, "zshm bench: writing %s: %s\n", path, strerror (errno));
+        rc = -1;
+    }
+    else
+    if (*file_p == stdout && fflush (stdout)) {
+        fprintf (stderr, "zshm bench: writing stdout: %s\n", strerror (errno));
+        rc = -1;
+    }
+    *file_p = NULL;
+    return rc;
+}
+
+static void
+s_outputs_close (bench_t *bench, s_outputs_t *outputs)
+{
+    if (outputs->json)
+        s_output_close (bench->json_path, &outputs->json);
+    if (outputs->csv)
+        s_output_close (bench->csv_path, &outputs->csv);
+    if (outputs->plot) {
+        s_output_close (bench->plot_path, &outputs->plot);
+    }
 }
 
 int
 zshm_bench_main (int argc, char **argv)
 {
-    s_bench_t *bench = (s_bench_t *) calloc (1, sizeof (s_bench_t));
+    bench_t *bench = (bench_t *) calloc (1, sizeof (bench_t));
     if (!bench) {
         fprintf (stderr, "zshm bench: out of memory\n");
         return 1;
@@ -2217,6 +1984,8 @@ zshm_bench_main (int argc, char **argv)
     bench->capacity = S_CAPACITY;
     bench->zmq_hwm = S_ZMQ_HWM;
     bench->clock_name = "auto";
+    bench->actor_idle = "spin";
+    bench->bridge_idle = "block";
     if (sched_getaffinity (0, sizeof bench->allowed, &bench->allowed)) {
         fprintf (stderr, "zshm bench: sched_getaffinity: %s\n", strerror (errno));
         free (bench);
@@ -2230,17 +1999,20 @@ zshm_bench_main (int argc, char **argv)
         free (bench);
         return parsed < 0 ? 1 : 0;
     }
-    FILE *table = bench->json_path && strcmp (bench->json_path, "-") == 0 ? stderr : stdout;
-    FILE *json = NULL;
-    if (bench->json_path && table == stdout && !(json = fopen (bench->json_path, "w"))) {
-        fprintf (stderr, "zshm bench: cannot write %s: %s\n", bench->json_path, strerror (errno));
+    s_outputs_t outputs = { NULL, NULL, NULL, stdout };
+    if ((bench->json_path && strcmp (bench->json_path, "-") == 0)
+    ||  (bench->csv_path && strcmp (bench->csv_path, "-") == 0))
+        outputs.table = stderr;
+    if (s_output_open (bench->json_path, &outputs.json)
+    ||  s_output_open (bench->csv_path, &outputs.csv)
+    ||  s_output_open (bench->plot_path, &outputs.plot)) {
+        s_outputs_close (bench, &outputs);
         free (bench);
         return 1;
     }
     if (s_clock_init (bench->clock_name, bench->quick ? 20 : 100)) {
         fprintf (stderr, "zshm bench: no invariant TSC on this machine (try --clock monotonic)\n");
-        if (json)
-            fclose (json);
+        s_outputs_close (bench, &outputs);
         free (bench);
         return 1;
     }
@@ -2251,14 +2023,17 @@ zshm_bench_main (int argc, char **argv)
                                                             : "out of memory for samples");
         if (bench->zmq_ctx)
             zmq_ctx_term (bench->zmq_ctx);
-        if (json)
-            fclose (json);
+        s_outputs_close (bench, &outputs);
         free (bench->samples);
         free (bench);
         return 1;
     }
     bench->progress = isatty (STDERR_FILENO);
-    bench->load [0] = s_loadavg ();
+    bench->load [0] = bench_loadavg ();
+    //  CZMQ (actors, bridges) is started before our handlers are set: it
+    //  would otherwise take SIGINT and SIGTERM over.
+    if (s_wants_czmq (bench))
+        bench_czmq_init ();
     struct sigaction action;
     memset (&action, 0, sizeof action);
     action.sa_handler = s_on_signal;
@@ -2266,41 +2041,45 @@ zshm_bench_main (int argc, char **argv)
     sigaction (SIGTERM, &action, NULL);
 
     for (size_t index = 0; index < S_SCENARIOS; index++) {
-        const s_scenario_t *scenario = &s_scenarios [index];
+        const bench_scenario_t *scenario = &s_scenarios [index];
         if (!s_selected (bench, scenario))
             continue;
         if (scenario->sized)
             for (int size = 0; size < bench->nsizes; size++)
                 s_run_row (bench, scenario, bench->sizes [size]);
         else
-            s_run_row (bench, scenario, S_LINE_SIZE);
+            s_run_row (bench, scenario, BENCH_LINE_SIZE);
     }
     //  This host's speed drifts, sometimes several-fold within minutes: the
     //  limit is measured again at the end, so a change shows.
     if (bench->nrows > 1) {
-        s_row_t *end = &bench->limit_end;
-        end->scenario = s_scenario_find (S_LIMIT_NAME, strlen (S_LIMIT_NAME));
-        end->size = S_LINE_SIZE;
+        bench_row_t *end = &bench->limit_end;
+        end->scenario = s_scenario_find (BENCH_LIMIT_NAME, strlen (BENCH_LIMIT_NAME));
+        end->size = BENCH_LINE_SIZE;
         end->scenario->run (bench, end);
     }
     if (bench->progress)
         fprintf (stderr, "\r\033[K");
-    bench->load [1] = s_loadavg ();
+    bench->load [1] = bench_loadavg ();
     signal (SIGINT, SIG_DFL);
     signal (SIGTERM, SIG_DFL);
 
-    s_print_table (bench, table);
+    bench_print_table (bench, outputs.table);
     int rc = 0;
-    if (bench->json_path) {
-        FILE *out = json ? json : stdout;
-        s_print_json (bench, out);
-        if (json && fclose (json)) {
-            fprintf (stderr, "zshm bench: writing %s: %s\n", bench->json_path, strerror (errno));
-            rc = 1;
-        }
+    if (outputs.json) {
+        bench_print_json (bench, outputs.json);
+        rc |= s_output_close (bench->json_path, &outputs.json);
+    }
+    if (outputs.csv) {
+        bench_print_csv (bench, outputs.csv);
+        rc |= s_output_close (bench->csv_path, &outputs.csv);
+    }
+    if (outputs.plot) {
+        bench_print_svg (bench, outputs.plot);
+        rc |= s_output_close (bench->plot_path, &outputs.plot);
     }
     int failed = 0;
-    s_row_t *first = NULL;
+    bench_row_t *first = NULL;
     for (int index = 0; index < bench->nrows; index++)
         if (bench->rows [index].failed && failed++ == 0)
             first = &bench->rows [index];
@@ -2312,5 +2091,5 @@ zshm_bench_main (int argc, char **argv)
     zmq_ctx_term (bench->zmq_ctx);
     free (bench->samples);
     free (bench);
-    return rc;
+    return rc ? 1 : 0;
 }
