@@ -126,6 +126,11 @@ for key, row in sorted(rows.items()):
         continue
     assert row["ok"] is True and row["error"] is None, (key, row["error"])
     assert row["load"] >= 0 or row["load"] == -1, (key, row["load"])
+    # The limit measured beside every row (the limit row is the limit).
+    if key[0] == "limit":
+        assert row["limit_ns"] is None, (key, row["limit_ns"])
+    else:
+        assert row["limit_ns"] > 0, (key, row["limit_ns"])
     latency = row["latency"]
     assert latency is not None and latency["samples"] > 0, (key, latency)
     figures = [latency[name] for name in ("p50_ns", "p90_ns", "p99_ns", "p99_9_ns", "max_ns")]
@@ -171,6 +176,9 @@ for name, target in targets.items():
             assert abs(result["value"] - added) < 0.01, (name, result, added)
         else:
             assert result["value"] > 0, (name, result)
+        assert result["limits_ns"][0] > 0 and result["limits_ns"][1] > 0, (name, result)
+        drift = max(result["limits_ns"]) / min(result["limits_ns"])
+        assert result["limit_drifted"] == (drift > 1.5), (name, result)
         if target["limit"] is None:
             assert result["met"] is None, (name, result)
         else:
@@ -195,6 +203,8 @@ for line, row in zip(lines, doc["rows"]):
     else:
         assert line["msgs_per_sec"] == "", line
     assert (line["error"] == "") == row["ok"], line
+    limit = row["limit_ns"] if row["limit_ns"] is not None else doc["limit_ns"]
+    assert abs(float(line["limit_ns"]) - limit) < 0.01, (line, limit)
 print("ok: %d rows, %d targets, CSV agrees, limit %.0f ns"
       % (len(rows), len(targets), doc["limit_ns"]))
 EOF

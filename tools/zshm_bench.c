@@ -96,6 +96,7 @@
 #define S_CAPACITY          4096        //  ring slots of latency runs
 #define S_TPUT_BYTES        (64ULL << 20)   //  bytes of a throughput run's ring
 #define S_QUICK_TPUT_BYTES  (4ULL << 20)    //  ... with --quick
+#define S_ROW_LIMIT_SAMPLES 2000        //  the limit beside each row
 #define S_TPUT_BYTES_MIN    (64ULL << 10)   //  --tput-ring-bytes range
 #define S_TPUT_BYTES_MAX    (16ULL << 30)
 #define S_ZMQ_HWM           10000       //  PUB and SUB high-water marks
@@ -1897,6 +1898,26 @@ s_zmq_context (void)
     return ctx;
 }
 
+//  The limit's p50 now, from a short run (a few ms): this host's speed
+//  drifts between rows, so each row carries the limit it ran beside.
+//  Returns 0 if it could not be measured.
+static double
+s_limit_now (bench_t *bench)
+{
+    uint64_t iterations = bench->iterations, warmup = bench->warmup;
+    uint64_t duration_ms = bench->duration_ms;
+    bench->iterations = iterations < S_ROW_LIMIT_SAMPLES ? iterations : S_ROW_LIMIT_SAMPLES;
+    bench->warmup = 100;
+    bench->duration_ms = 5;
+    bench_row_t row;
+    memset (&row, 0, sizeof row);
+    s_limit (bench, &row);
+    bench->iterations = iterations;
+    bench->warmup = warmup;
+    bench->duration_ms = duration_ms;
+    return row.has_latency ? row.latency.p50 : 0;
+}
+
 static void
 s_run_row (bench_t *bench, const bench_scenario_t *scenario, size_t size)
 {
@@ -1907,6 +1928,8 @@ s_run_row (bench_t *bench, const bench_scenario_t *scenario, size_t size)
     row->scenario = scenario;
     row->size = size;
     row->load = bench_loadavg ();
+    if (strcmp (scenario->name, BENCH_LIMIT_NAME))
+        row->limit_ns = s_limit_now (bench);
     if (bench->progress)
         fprintf (stderr, "\r\033[K  measuring %s %zu B...", scenario->name, size);
     scenario->run (bench, row);

@@ -183,6 +183,7 @@ struct _bench_row_t {
     bench_latency_t latency;    //  one-way latency
     bench_throughput_t throughput;  //  back-to-back throughput
     double load;                //  1-minute load average as the row began
+    double limit_ns;            //  the limit's p50 just before the row, 0 none
     bool failed;                //  a measurement failed
     char error [BENCH_ERROR_MAX];   //  why it failed
 };

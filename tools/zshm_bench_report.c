@@ -99,7 +99,8 @@ static s_ratios_t
 s_ratios (bench_t *bench, bench_row_t *row)
 {
     s_ratios_t ratios = { 0, 0, 0, 0 };
-    double limit = bench_limit_ns (bench);
+    //  Over the limit measured beside the row, else the run's.
+    double limit = row->limit_ns > 0 ? row->limit_ns : bench_limit_ns (bench);
     if (row->has_latency && limit > 0) {
         ratios.p50_limit = row->latency.p50 / limit;
         ratios.p999_limit = row->latency.p999 / limit;
@@ -160,7 +161,13 @@ typedef struct {
     size_t size;                //  the row's size
     double value;               //  ratio, or ns added
     bool met;                   //  the target holds
+    double limits [2];          //  the limit beside the row and the reference
+    bool drifted;               //  they differ by more than S_DRIFT
 } s_result_t;
+
+//  Limits beside two rows further apart than this: the machine's speed
+//  changed between them, and their ratio says less.
+#define S_DRIFT 1.5
 
 //  Compare at every size.  Returns how many results went into results[].
 static int
@@ -177,6 +184,11 @@ s_target_results (bench_t *bench, const s_target_t *target, s_result_t *results,
             continue;
         s_result_t *result = &results [count];
         result->size = row->size;
+        result->limits [0] = row->limit_ns;
+        result->limits [1] = reference->limit_ns;
+        result->drifted = row->limit_ns > 0 && reference->limit_ns > 0
+                       && (row->limit_ns > S_DRIFT * reference->limit_ns
+                       ||  reference->limit_ns > S_DRIFT * row->limit_ns);
         if (target->measure == S_RATE_RATIO) {
             if (!row->has_throughput || !reference->has_throughput
             ||  reference->throughput.rate <= 0)
@@ -205,6 +217,7 @@ s_target_results (bench_t *bench, const s_target_t *target, s_result_t *results,
 static void
 s_print_targets (bench_t *bench, FILE *out)
 {
+    int drifted = 0;
     fprintf (out, "\ntargets (reported, not asserted; load %.2f before the run, limit p50 %.0f ns):\n",
              bench->load [0], bench_limit_ns (bench));
     for (size_t index = 0; index < S_TARGETS; index++) {
@@ -223,10 +236,11 @@ s_print_targets (bench_t *bench, FILE *out)
                 bench_fmt_ns (value, sizeof value, results [item].value);
             else
                 snprintf (value, sizeof value, "%.2fx", results [item].value);
-            fprintf (out, " %zu B %s%s", results [item].size,
+            fprintf (out, " %zu B %s%s%s", results [item].size,
                      target->measure == S_P50_ADDED && results [item].value >= 0 ? "+" : "",
-                     value);
+                     value, results [item].drifted ? "*" : "");
             met += results [item].met;
+            drifted += results [item].drifted;
         }
         if (target->measure == S_P50_INFO)
             fprintf (out, "\n");
@@ -237,6 +251,10 @@ s_print_targets (bench_t *bench, FILE *out)
             fprintf (out, " -- MISSED at %d of %d size%s\n", count - met, count,
                      count > 1 ? "s" : "");
     }
+    if (drifted)
+        fprintf (out, "  * the core-to-core limit beside the two rows differed by more than "
+                 "%.1fx:\n    the machine's speed changed between them (see limit_ns in the "
+                 "JSON or CSV)\n", S_DRIFT);
 }
 
 //  --------------------------------------------------------------------------
@@ -331,10 +349,10 @@ bench_print_table (bench_t *bench, FILE *out)
         fprintf (out, "\n");
     }
     fprintf (out, "\none-way = round trip / 2, except rows timed one way (block, proto-*, "
-             "zmq-tcp-oneway, bridge): a stamp\nbefore the send to one after the receive, "
-             "on one clock; p50/lim, p99.9/lim: over the limit's p50;\nslots: ring slots "
-             "of the throughput run; vs ipc: how many times better than zmq-ipc at the "
-             "same size\n");
+             "zmq-tcp-oneway, bridge): a stamp\nbefore the send to one after the receive, on "
+             "one clock; p50/lim, p99.9/lim: over the limit's p50\nmeasured just before the "
+             "row (2000 round trips; this host's speed drifts); slots: ring slots of the\n"
+             "throughput run; vs ipc: how many times better than zmq-ipc at the same size\n");
     s_print_targets (bench, out);
 }
 
@@ -388,10 +406,13 @@ s_json_targets (bench_t *bench, FILE *out)
         fprintf (out, "\"results\": [");
         int met = 0;
         for (int item = 0; item < count; item++) {
-            fprintf (out, "%s{\"size\": %zu, \"value\": %.4f, \"met\": %s}",
+            fprintf (out, "%s{\"size\": %zu, \"value\": %.4f, \"met\": %s, "
+                     "\"limits_ns\": [%.2f, %.2f], \"limit_drifted\": %s}",
                      item ? ", " : "", results [item].size, results [item].value,
                      target->measure == S_P50_INFO ? "null"
-                     : results [item].met ? "true" : "false");
+                     : results [item].met ? "true" : "false",
+                     results [item].limits [0], results [item].limits [1],
+                     results [item].drifted ? "true" : "false");
             met += results [item].met;
         }
         fprintf (out, "], \"met\": %s}%s\n",
@@ -434,8 +455,12 @@ bench_print_json (bench_t *bench, FILE *out)
     for (int index = 0; index < bench->nrows; index++) {
         bench_row_t *row = &bench->rows [index];
         fprintf (out, "    {\"name\": \"%s\", \"size\": %zu, \"ok\": %s, \"load\": %.2f, "
-                 "\"error\": ", row->scenario->name, row->size,
+                 "\"limit_ns\": ", row->scenario->name, row->size,
                  row->failed ? "false" : "true", row->load);
+        if (row->limit_ns > 0)
+            fprintf (out, "%.2f, \"error\": ", row->limit_ns);
+        else
+            fprintf (out, "null, \"error\": ");
         if (row->failed)
             s_json_string (out, row->error);
         else
@@ -488,9 +513,9 @@ bench_print_csv (bench_t *bench, FILE *out)
     fprintf (out, "name,size,ok,timed,samples,p50_ns,p90_ns,p99_ns,p99_9_ns,max_ns,min_ns,"
              "mean_ns,sent,received,lost,msgs_per_sec,lost_pct,ring_slots,p50_vs_limit,"
              "latency_vs_zmq_ipc,throughput_vs_zmq_ipc,limit_ns,load,error\n");
-    double limit = bench_limit_ns (bench);
     for (int index = 0; index < bench->nrows; index++) {
         bench_row_t *row = &bench->rows [index];
+        double limit = row->limit_ns > 0 ? row->limit_ns : bench_limit_ns (bench);
         fprintf (out, "%s,%zu,%s,", row->scenario->name, row->size, row->failed ? "0" : "1");
         if (row->has_latency) {
             bench_latency_t *latency = &row->latency;
