@@ -1,11 +1,12 @@
 /*  =========================================================================
     zshm_proto - protobuf payloads on zshm publishers and subscribers
 
-    Sending.  protobuf-c packs a message by calling a buffer's append
-    callback with consecutive pieces (a tag, a varint, a string...).  Ours
-    hands each piece to zshm_pub_send_write, which copies it into the
-    reserved slot or fragment, so the packed message is never assembled
-    anywhere else.  The total must be announced up front (send_begin), which
+    Sending.  A message that fits its slot is packed by protobuf-c's flat
+    pack straight into the slot (zshm_pub_send_direct).  A larger one is
+    packed through a buffer whose append callback gets consecutive pieces
+    (a tag, a varint, a string...) and hands each to zshm_pub_send_write,
+    which copies it into the fragment, so the packed message is never
+    assembled anywhere else.  The total must be announced up front (send_begin), which
     protobuf_c_message_get_packed_size gives us: one extra walk over the
     message, far cheaper than a malloc and a second copy.
 
@@ -325,6 +326,12 @@ zshm_pub_send_proto (zshm_pub_t *self, const char *topic, const ProtobufCMessage
     size_t size = protobuf_c_message_get_packed_size (msg);
     if (zshm_pub_send_begin (self, topic, strlen (topic), size, msg->descriptor->name))
         return -1;
+    //  Fits the slot: protobuf-c's flat pack, straight into it.
+    uint8_t *direct = (uint8_t *) zshm_pub_send_direct (self, size);
+    if (direct) {
+        protobuf_c_message_pack (msg, direct);
+        return zshm_pub_send_end (self);
+    }
     s_pub_buffer_t buffer = { { s_pub_buffer_append }, self, 0 };
     size_t packed = protobuf_c_message_pack_to_buffer (msg, &buffer.base);
     if (buffer.error || packed != size) {

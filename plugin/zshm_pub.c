@@ -688,6 +688,29 @@ zshm_pub_send_end (zshm_pub_t *self)
     return 0;
 }
 
+void *
+zshm_pub_send_direct (zshm_pub_t *self, size_t size)
+{
+    assert (self);
+    if (!self->streaming || self->sock || self->channel_count != 1
+    ||  size == 0 || size != self->stream_left)
+        return NULL;
+    s_channel_t *channel = &self->channels [0];
+    s_writer_t *writer = &channel->writer;
+    if (!writer->words || size != channel->frag_left)
+        return NULL;                //  not the end of a message's last slot
+    //  Store the partial word, zero-padded: the caller's bytes start right
+    //  after what is written so far and overwrite that padding.
+    size_t at = writer->word * 8 + writer->fill;
+    s_writer_flush (writer);
+    //  Account for the bytes now; the caller writes them before send_end,
+    //  and nothing more is appended, so no word is pending.
+    writer->word = (at + size + 7) / 8;
+    channel->frag_left = 0;
+    self->stream_left = 0;
+    return (uint8_t *) writer->words + at;
+}
+
 uint64_t
 zshm_pub_seq (zshm_pub_t *self)
 {

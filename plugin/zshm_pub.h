@@ -101,6 +101,17 @@ int
 int
     zshm_pub_send_end (zshm_pub_t *self);
 
+//  Zero-copy end of a streaming send: after send_begin (and any writes),
+//  a pointer to where all `size` remaining payload bytes go, straight in
+//  the ring slot, when they fit the message's last slot and the publisher
+//  has one shm endpoint and no ZeroMQ one.  The bytes count as written:
+//  fill them, then call send_end.  NULL when that does not hold (use
+//  send_write).  Like zshm_ring_reserve, plain stores into the slot race a
+//  lapped reader's copy in C11's terms (the reader detects and discards
+//  it).  zshm_pub_send_proto packs small messages this way.
+void *
+    zshm_pub_send_direct (zshm_pub_t *self, size_t size);
+
 //  Sequence number of the last message published on the shm channel (of
 //  its first fragment), 0 if none or no shm endpoint.
 uint64_t
