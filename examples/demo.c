@@ -23,6 +23,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -41,7 +42,7 @@ typedef struct {
 //  One line a subscriber sends the parent every second.
 typedef struct {
     int who;                    //  subscriber index
-    int second;                 //  1, 2, 3... since the subscriber started
+    int second;                 //  1, 2, 3... since start; 0 in the final one
     uint64_t received;          //  messages in the last second
     uint64_t total;             //  messages since start
     uint64_t lost;              //  messages lost since start
@@ -51,6 +52,9 @@ typedef struct {
 } report_t;
 
 static volatile sig_atomic_t s_stop = 0;
+//  Set by the demo, in memory shared with its subscriber processes, when
+//  publishing is over: each sends a final report and exits.
+static volatile int *s_done;
 
 static void
 s_on_signal (int signum)
@@ -91,7 +95,7 @@ s_subscriber (int who, const char *endpoint, int report_fd)
     uint64_t total = 0, gaps = 0, last_number = 0;
     uint64_t next_report = s_now_ns () + 1000000000ULL;
     int second = 0;
-    while (!s_stop && !zsys_interrupted) {
+    while (!*s_done && !zsys_interrupted) {
         if (zshm_sub_recv (sub) > 1) {
             size_t size;
             const void *payload = zshm_sub_frame (sub, 1, &size);
@@ -121,6 +125,10 @@ s_subscriber (int who, const char *endpoint, int report_fd)
             next_report += 1000000000ULL;
         }
     }
+    //  The totals, for the summary.
+    report_t last = { who, 0, 0, total, zshm_sub_lost (sub) + gaps, 0, 0, 0 };
+    if (write (report_fd, &last, sizeof last) != sizeof last)
+        perror ("demo: report");
     free (samples);
     zshm_sub_destroy (&sub);
     _exit (0);
@@ -204,8 +212,10 @@ main (int argc, char **argv)
         fprintf (stderr, "demo: cannot publish on %s: %s\n", shm_endpoint, strerror (errno));
         return 1;
     }
+    s_done = (volatile int *) mmap (NULL, sizeof (int), PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int reports [2];
-    if (pipe (reports)) {
+    if (s_done == MAP_FAILED || pipe (reports)) {
         perror ("demo: pipe");
         return 1;
     }
@@ -270,17 +280,35 @@ main (int argc, char **argv)
             if (select (reports [0] + 1, &set, NULL, NULL, &none) <= 0
             ||  read (reports [0], &report, sizeof report) != sizeof report)
                 break;
-            totals [report.who] = report.total;
-            losts [report.who] = report.lost;
+            if (report.second == 0)
+                continue;           //  a final report comes after the loop
             printf ("%4d  %-20s %10llu %10.1f %10.1f %10.1f %10llu\n", report.second,
                     names [report.who], (unsigned long long) report.received, report.p50_us,
                     report.p99_us, report.max_us, (unsigned long long) report.lost);
             fflush (stdout);
         }
     }
-    usleep (200000);            //  let the last messages arrive
-    //  Subscribers have reported all they will; the bridge exits cleanly
-    //  on SIGTERM and prints its statistics.
+    usleep (300000);            //  let the last messages arrive
+    //  Ask the subscribers for their totals and wait for them (2 s at most:
+    //  a subscriber that does not answer is a failure, not a hang).
+    *s_done = 1;
+    int finals = 0;
+    uint64_t deadline = s_now_ns () + 2000000000ULL;
+    while (finals < subscribers && s_now_ns () < deadline) {
+        struct timeval wait = { 0, 100000 };
+        fd_set set;
+        FD_ZERO (&set);
+        FD_SET (reports [0], &set);
+        report_t report;
+        if (select (reports [0] + 1, &set, NULL, NULL, &wait) > 0
+        &&  read (reports [0], &report, sizeof report) == sizeof report
+        &&  report.second == 0) {
+            totals [report.who] = report.total;
+            losts [report.who] = report.lost;
+            finals++;
+        }
+    }
+    //  The bridge exits cleanly on SIGTERM and prints its statistics.
     for (int index = 0; index < 4; index++)
         if (children [index] > 0)
             kill (children [index], index == 3 ? SIGTERM : SIGKILL);
