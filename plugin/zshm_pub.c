@@ -758,11 +758,15 @@ zshm_pub_test (bool verbose)
     assert (zshm_pub_new ("shm://x?colour=red") == NULL && errno == EINVAL);
     assert (zshm_pub_new ("shm://x?mode=999") == NULL && errno == EINVAL);
     assert (zshm_pub_new ("nonsense") == NULL && errno == EINVAL);
-    assert (zshm_pub_new ("shm://x,") == NULL && errno == EINVAL);
 
     char name [64], endpoint [128];
     snprintf (name, sizeof name, "selftest-pub-%d", (int) getpid ());
     zshm_ring_unlink (name);
+    //  An empty item fails the list (the channel before it is made, and
+    //  stays, as every channel outlives its publisher)
+    snprintf (endpoint, sizeof endpoint, "shm://%s,", name);
+    assert (zshm_pub_new (endpoint) == NULL && errno == EINVAL);
+    assert (zshm_ring_unlink (name) == 0);
     snprintf (endpoint, sizeof endpoint, "shm://%s?capacity=64&slot=64&maxmsg=1000&mode=0640",
               name);
     zshm_pub_t *pub = zshm_pub_new (endpoint);
