@@ -648,6 +648,16 @@ s_test_readers (void)
     s_publisher_start (&pub, &plan, true);
     zshm_ring_t *ring = zshm_ring_open (name);
     CHECK (ring);
+    //  The steady followers attach when the channel appears.  Wait until
+    //  they are registered: one attaching later would reclaim the entry of
+    //  a victim that died before we looked at it.
+    for (int waited = 0;; waited++) {
+        zshm_reader_info_t readers [ZSHM_MAX_READERS];
+        if (zshm_ring_readers (ring, readers, ZSHM_MAX_READERS) >= S_STEADY)
+            break;
+        CHECKF (waited < 30000, "the steady followers did not attach in 30 s");
+        tu_sleep_ns (1000000);
+    }
 
     static const char *victim_idles [] = { "spin", "yield", "backoff", "block", NULL };
     int killed = 0, most = 0, kinds [5] = { 0 };
