@@ -26,6 +26,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -357,45 +358,45 @@ s_enum_compare (const void *left, const void *right)
     return rc ? rc : a->order < b->order ? -1 : a->order > b->order;
 }
 
-static const s_message_t *
-s_find_message (const zshm_pbdecode_t *self, const char *name)
+//  Find the item called `name` in items [0, count), of which the first
+//  `sorted` are in name order (types added since the last s_finish are
+//  not sorted yet).  Messages and enums both start with their full name,
+//  so each item is read through a pointer to that first member.
+_Static_assert (offsetof (s_message_t, full_name) == 0, "s_find_named reads the name first");
+_Static_assert (offsetof (s_enum_t, full_name) == 0, "s_find_named reads the name first");
+
+static const void *
+s_find_named (void *const *items, size_t sorted, size_t count, const char *name)
 {
-    size_t low = 0, high = self->sorted_messages;
+    size_t low = 0, high = sorted;
     while (low < high) {
         size_t middle = (low + high) / 2;
-        int rc = strcmp (self->messages [middle]->full_name, name);
+        int rc = strcmp (*(const char *const *) items [middle], name);
         if (rc == 0)
-            return self->messages [middle];
+            return items [middle];
         if (rc < 0)
             low = middle + 1;
         else
             high = middle;
     }
-    //  Types added since the last s_finish are not sorted yet.
-    for (size_t index = self->sorted_messages; index < self->message_count; index++)
-        if (strcmp (self->messages [index]->full_name, name) == 0)
-            return self->messages [index];
+    for (size_t index = sorted; index < count; index++)
+        if (strcmp (*(const char *const *) items [index], name) == 0)
+            return items [index];
     return NULL;
+}
+
+static const s_message_t *
+s_find_message (const zshm_pbdecode_t *self, const char *name)
+{
+    return (const s_message_t *) s_find_named ((void *const *) self->messages,
+                                               self->sorted_messages, self->message_count, name);
 }
 
 static const s_enum_t *
 s_find_enum (const zshm_pbdecode_t *self, const char *name)
 {
-    size_t low = 0, high = self->sorted_enums;
-    while (low < high) {
-        size_t middle = (low + high) / 2;
-        int rc = strcmp (self->enums [middle]->full_name, name);
-        if (rc == 0)
-            return self->enums [middle];
-        if (rc < 0)
-            low = middle + 1;
-        else
-            high = middle;
-    }
-    for (size_t index = self->sorted_enums; index < self->enum_count; index++)
-        if (strcmp (self->enums [index]->full_name, name) == 0)
-            return self->enums [index];
-    return NULL;
+    return (const s_enum_t *) s_find_named ((void *const *) self->enums, self->sorted_enums,
+                                            self->enum_count, name);
 }
 
 //  Sort by name, drop later definitions of a name (first wins), and
