@@ -103,7 +103,10 @@ s_writer_start (s_writer_t *writer, void *payload)
 //  time: pieces are often a few bytes (sizes, short topics), and this is
 //  cheaper for them than memcpy through a buffer.  Runs of whole words
 //  move a word at a time.  The state is copied to locals so that the
-//  compiler keeps it in registers.
+//  compiler keeps it in registers.  Every store here is the ring
+//  protocol's W3: relaxed is enough, because zshm_ring_reserve's release
+//  fence (W2) precedes it and zshm_ring_commit's release store (W4)
+//  follows it (see the top of zshm_ring.c).
 static inline void
 s_writer_bytes (s_writer_t *writer, const uint8_t *data, size_t size)
 {
