@@ -357,6 +357,7 @@ typedef struct {
     const char *idle;           //  its idle strategy
     int report_fd;              //  its reports come in here
     int command_fd;             //  write a byte here to stop it
+    uint64_t torn;              //  losses that are not dropped partials allowed
     s_report_t last;            //  its previous report
 } s_follower_t;
 
@@ -366,6 +367,7 @@ s_follower_start (s_follower_t *self, const char *name, const char *idle, bool f
     int reports [2], commands [2];
     CHECK (pipe (reports) == 0 && pipe (commands) == 0);
     self->idle = idle;
+    self->torn = 0;
     self->pid = tu_fork ();
     if (self->pid == 0) {
         close (reports [0]);
@@ -396,10 +398,12 @@ s_follower_epipe (s_follower_t *self, const char *when, int64_t since_ns, s_repo
             (unsigned long long) report->seen.first_bad, report->seen.first_verdict);
     CHECKF (report->seen.disorder == 0, "%s: %s follower: %llu messages out of order", when,
             self->idle, (unsigned long long) report->seen.disorder);
-    //  Nothing is ever overwritten here: all loss is dropped partials
-    CHECKF (report->lost == report->dropped, "%s: %s follower: lost %llu, of which dropped "
-            "only %llu: the ring lapped it", when, self->idle,
-            (unsigned long long) report->lost, (unsigned long long) report->dropped);
+    //  Nothing is ever overwritten here: all loss is dropped partials,
+    //  save what the caller allows for (a copy torn by a truncation)
+    CHECKF (report->lost >= report->dropped && report->lost - report->dropped <= self->torn,
+            "%s: %s follower: lost %llu, of which dropped only %llu: the ring lapped it",
+            when, self->idle, (unsigned long long) report->lost,
+            (unsigned long long) report->dropped);
 }
 
 static void
@@ -876,6 +880,10 @@ s_test_truncate (void)
         s_follower_t followers [2];
         s_follower_start (&followers [0], name, "block", false);
         s_follower_start (&followers [1], name, "backoff", false);
+        //  A follower copying a slot whose page the truncation takes sees
+        //  its copy torn (the state word reads as zero) and counts that one
+        //  message lost; the slots after it read as empty, so no more.
+        followers [0].torn = followers [1].torn = 1;
         atomic_store (&committed [0], 0);
         s_pub_plan_t plan = {
             .endpoint = endpoint, .generation = 1, .park_after = -1,
