@@ -56,6 +56,7 @@ typedef struct {
     s_writer_t writer;          //  into the open fragment's slot
     uint32_t total;             //  body bytes of the message
     uint32_t offset;            //  body offset of the open fragment
+    uint32_t frag_header;       //  record header bytes of the open fragment
     uint32_t frag_size;         //  body bytes of the open fragment
     uint32_t frag_left;         //  of which not yet written
     uint64_t first_seq;         //  sequence of the message's first slot
@@ -194,8 +195,16 @@ s_fragment_open (s_channel_t *channel)
                    | (channel->offset + channel->frag_size == channel->total
                       ? ZSHM_RECORD_LAST : 0);
     uint8_t header [ZSHM_RECORD_HEADER];
-    zshm_record_encode (header, flags, channel->total, channel->offset);
-    s_writer_bytes (&channel->writer, header, sizeof header);
+    if (flags == ZSHM_RECORD_FLAGS) {
+        //  The whole message: the short header
+        zshm_record_encode_short (header, channel->total);
+        channel->frag_header = ZSHM_RECORD_SHORT_HEADER;
+    }
+    else {
+        zshm_record_encode (header, flags, channel->total, channel->offset);
+        channel->frag_header = ZSHM_RECORD_HEADER;
+    }
+    s_writer_bytes (&channel->writer, header, channel->frag_header);
 }
 
 //  Publish the open fragment, which is complete.
@@ -205,7 +214,7 @@ s_fragment_commit (s_channel_t *channel)
     assert (channel->writer.words && channel->frag_left == 0);
     s_writer_flush (&channel->writer);
     //  Cannot fail: the fragment was sized to the slot.
-    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_HEADER + channel->frag_size);
+    int rc = zshm_ring_commit (channel->ring, channel->frag_header + channel->frag_size);
     assert (rc == 0);
     (void) rc;
     channel->offset += channel->frag_size;
@@ -327,17 +336,17 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
     s_writer_t writer;
     s_writer_start (&writer, zshm_ring_reserve (channel->ring, &seq));
 #ifdef S_LITTLE_ENDIAN
-    //  Record header (magic, flags, total; offset and reserved 0), then
-    //  the body header (no type name, count frames)
+    //  The short record header (magic, flags, total), then the body
+    //  header (no type name, count frames)
     zshm_store_relaxed (&writer.words [0], ZSHM_RECORD_MAGIC
-                        | (uint64_t) ZSHM_RECORD_FLAGS << 16 | (uint64_t) total << 32);
-    zshm_store_relaxed (&writer.words [1], 0);
-    zshm_store_relaxed (&writer.words [2], (uint64_t) count << 32);
-    writer.word = 3;
+                        | (uint64_t) (ZSHM_RECORD_FLAGS | ZSHM_RECORD_SHORT) << 16
+                        | (uint64_t) total << 32);
+    zshm_store_relaxed (&writer.words [1], (uint64_t) count << 32);
+    writer.word = 2;
 #else
-    uint8_t header [ZSHM_RECORD_HEADER + ZSHM_BODY_HEADER];
-    zshm_record_encode (header, ZSHM_RECORD_FLAGS, (uint32_t) total, 0);
-    zshm_body_encode (header + ZSHM_RECORD_HEADER, 0, (uint32_t) count);
+    uint8_t header [ZSHM_RECORD_SHORT_HEADER + ZSHM_BODY_HEADER];
+    zshm_record_encode_short (header, (uint32_t) total);
+    zshm_body_encode (header + ZSHM_RECORD_SHORT_HEADER, 0, (uint32_t) count);
     s_writer_bytes (&writer, header, sizeof header);
 #endif
     for (size_t index = 0; index < count; index++) {
@@ -346,7 +355,7 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
     }
     s_writer_flush (&writer);
     //  Cannot fail: it fits the slot.
-    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_HEADER + total);
+    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
     assert (rc == 0);
     (void) rc;
     channel->first_seq = seq;
@@ -691,6 +700,13 @@ zshm_pub_send_end (zshm_pub_t *self)
     return 0;
 }
 
+void
+zshm_pub_send_abort (zshm_pub_t *self)
+{
+    assert (self);
+    s_stream_abort (self);
+}
+
 void *
 zshm_pub_send_direct (zshm_pub_t *self, size_t size)
 {
@@ -790,15 +806,16 @@ zshm_pub_test (bool verbose)
     uint8_t slot [64];
     uint64_t seq;
     ssize_t size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
-    //  16 header + 8 body header + 4 + 4 topic + 4 + 5 data
-    assert (size == 41 && seq == 1);
+    //  8 short header + 8 body header + 4 + 4 topic + 4 + 5 data
+    assert (size == 33 && seq == 1);
     zshm_record_t record;
-    zshm_record_decode (slot, &record);
-    assert (record.magic == ZSHM_RECORD_MAGIC && record.flags == ZSHM_RECORD_FLAGS);
+    assert (zshm_record_decode_any (slot, (size_t) size, &record) == ZSHM_RECORD_SHORT_HEADER);
+    assert (record.magic == ZSHM_RECORD_MAGIC
+            && record.flags == (ZSHM_RECORD_FLAGS | ZSHM_RECORD_SHORT));
     assert (record.total == 25 && record.offset == 0 && record.reserved == 0);
-    assert (zshm_record_get16 (slot + 16) == 0 && zshm_record_get32 (slot + 20) == 2);
-    assert (zshm_record_get32 (slot + 24) == 4 && memcmp (slot + 28, "tick", 4) == 0);
-    assert (zshm_record_get32 (slot + 32) == 5 && memcmp (slot + 36, "12345", 5) == 0);
+    assert (zshm_record_get16 (slot + 8) == 0 && zshm_record_get32 (slot + 12) == 2);
+    assert (zshm_record_get32 (slot + 16) == 4 && memcmp (slot + 20, "tick", 4) == 0);
+    assert (zshm_record_get32 (slot + 24) == 5 && memcmp (slot + 28, "12345", 5) == 0);
 
     //  Every alignment of frame sizes and bytes within the slot's words
     const char *letters = "abcdefghijklmnopqrstuvwxyz";
@@ -809,12 +826,13 @@ zshm_pub_test (bool verbose)
             assert (zshm_pub_send_frames (pub, frames, sizes, 3) == 0);
             size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
             size_t total = 8 + 4 + topic_size + 4 + data_size + 4;
-            assert ((size_t) size == 16 + total);
-            zshm_record_decode (slot, &record);
-            assert (record.magic == ZSHM_RECORD_MAGIC && record.flags == ZSHM_RECORD_FLAGS);
+            assert ((size_t) size == 8 + total);
+            assert (zshm_record_decode_any (slot, (size_t) size, &record) == 8);
+            assert (record.magic == ZSHM_RECORD_MAGIC
+                    && record.flags == (ZSHM_RECORD_FLAGS | ZSHM_RECORD_SHORT));
             assert (record.total == total && record.offset == 0 && record.reserved == 0);
-            assert (zshm_record_get32 (slot + 16) == 0 && zshm_record_get32 (slot + 20) == 3);
-            uint8_t *at = slot + 24;
+            assert (zshm_record_get32 (slot + 8) == 0 && zshm_record_get32 (slot + 12) == 3);
+            uint8_t *at = slot + 16;
             assert (zshm_record_get32 (at) == topic_size);
             assert (memcmp (at + 4, letters, topic_size) == 0);
             at += 4 + topic_size;
@@ -861,8 +879,8 @@ zshm_pub_test (bool verbose)
     char type [64];
     assert (zshm_ring_type (input, type, sizeof type) == 9 && streq (type, "zshm.Test"));
     size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
-    assert (size == 16 + 8 + 9 + 4 + 1 + 4 + 6);
-    assert (zshm_record_get16 (slot + 16) == 9 && memcmp (slot + 24, "zshm.Test", 9) == 0);
+    assert (size == 8 + 8 + 9 + 4 + 1 + 4 + 6);
+    assert (zshm_record_get16 (slot + 8) == 9 && memcmp (slot + 16, "zshm.Test", 9) == 0);
     assert (zshm_pub_send_begin (pub, "s", 1, 6, NULL) == 0);
     assert (zshm_pub_send_write (pub, "abcdefg", 7) == -1 && errno == EINVAL);
     assert (zshm_pub_send_end (pub) == -1 && errno == EINVAL);
@@ -885,13 +903,13 @@ zshm_pub_test (bool verbose)
     assert (zshm_pub_send_frames (pub, frames, sizes, 0) == -1 && errno == EINVAL);
     assert (zshm_pub_send_frames (pub, frames, sizes, 3) == 0);
     size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
-    assert (size == 16 + 8 + 4 + 5 + 4 + 0 + 4 + 3);
+    assert (size == 8 + 8 + 4 + 5 + 4 + 0 + 4 + 3);
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "m");
     zmsg_addstr (msg, "body");
     assert (zshm_pub_send_msg (pub, &msg) == 0 && msg == NULL);
     size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
-    assert (size == 16 + 8 + 4 + 1 + 4 + 4);
+    assert (size == 8 + 8 + 4 + 1 + 4 + 4);
     msg = zmsg_new ();
     assert (zshm_pub_send_msg (pub, &msg) == -1 && errno == EINVAL && msg == NULL);
 

@@ -101,6 +101,11 @@ int
 int
     zshm_pub_send_end (zshm_pub_t *self);
 
+//  Abandon an unfinished streaming send: readers never see the message.
+//  Does nothing when no stream is open.
+void
+    zshm_pub_send_abort (zshm_pub_t *self);
+
 //  Zero-copy end of a streaming send: after send_begin (and any writes),
 //  a pointer to where all `size` remaining payload bytes go, straight in
 //  the ring slot, when they fit the message's last slot and the publisher

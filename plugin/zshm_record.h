@@ -21,6 +21,19 @@
        12  reserved  u32  0
        16  fragment  the body's bytes [offset, offset + slot length - 16)
 
+    A message that fits one slot (its body at most slot size - 16) goes
+    with the short header instead, 8 bytes, since its offset is 0:
+
+       0   magic     u16  ZSHM_RECORD_MAGIC
+       2   flags     u16  ZSHM_RECORD_FIRST | ZSHM_RECORD_LAST |
+                          ZSHM_RECORD_SHORT
+       4   total     u32  bytes of the body, == slot length - 8
+       8   body
+
+    Eight bytes less per message matter on the hot path: a protobuf Tick
+    with its type name then fits two cache lines instead of three.  A
+    reader takes either form of a whole message.
+
     The body, reassembled from its fragments in order:
 
        0   type_len     u16  bytes of the type name, <= 127 (0: none)
@@ -48,8 +61,10 @@
 #define ZSHM_RECORD_MAGIC     0x5A53
 #define ZSHM_RECORD_FIRST     1
 #define ZSHM_RECORD_LAST      2
+#define ZSHM_RECORD_SHORT     4
 #define ZSHM_RECORD_FLAGS     (ZSHM_RECORD_FIRST | ZSHM_RECORD_LAST)
 #define ZSHM_RECORD_HEADER    16        //  record header bytes in each slot
+#define ZSHM_RECORD_SHORT_HEADER 8      //  the short header of a whole message
 #define ZSHM_BODY_HEADER      8         //  type_len, reserved, frame_count
 #define ZSHM_FRAME_HEADER     4         //  each frame's size
 #define ZSHM_RECORD_TYPE_MAX  127       //  longest type name, bytes
@@ -125,6 +140,15 @@ zshm_record_encode (uint8_t *out, uint16_t flags, uint32_t total, uint32_t offse
     zshm_record_put32 (out + 12, 0);
 }
 
+//  Encode a short record header (a whole message) into 8 bytes.
+static inline void
+zshm_record_encode_short (uint8_t *out, uint32_t total)
+{
+    zshm_record_put16 (out, ZSHM_RECORD_MAGIC);
+    zshm_record_put16 (out + 2, ZSHM_RECORD_FLAGS | ZSHM_RECORD_SHORT);
+    zshm_record_put32 (out + 4, total);
+}
+
 //  Decode 16 bytes of a private copy into *record.
 static inline void
 zshm_record_decode (const uint8_t *in, zshm_record_t *record)
@@ -134,6 +158,30 @@ zshm_record_decode (const uint8_t *in, zshm_record_t *record)
     record->total = zshm_record_get32 (in + 4);
     record->offset = zshm_record_get32 (in + 8);
     record->reserved = zshm_record_get32 (in + 12);
+}
+
+//  Decode the header of a slot of `size` bytes, of either form, from a
+//  private copy of its first min (size, 16) bytes.  Returns the header's
+//  size (8 or 16), or 0 when the slot is too short for the form its flags
+//  claim.  A short header decodes with offset and reserved 0.
+static inline size_t
+zshm_record_decode_any (const uint8_t *in, size_t size, zshm_record_t *record)
+{
+    if (size < ZSHM_RECORD_SHORT_HEADER)
+        return 0;
+    record->magic = zshm_record_get16 (in);
+    record->flags = zshm_record_get16 (in + 2);
+    record->total = zshm_record_get32 (in + 4);
+    if (record->flags & ZSHM_RECORD_SHORT) {
+        record->offset = 0;
+        record->reserved = 0;
+        return ZSHM_RECORD_SHORT_HEADER;
+    }
+    if (size < ZSHM_RECORD_HEADER)
+        return 0;
+    record->offset = zshm_record_get32 (in + 8);
+    record->reserved = zshm_record_get32 (in + 12);
+    return ZSHM_RECORD_HEADER;
 }
 
 //  Encode a body header into 8 bytes.

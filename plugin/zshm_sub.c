@@ -580,23 +580,29 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
 {
     zshm_reader_t *reader = self->reader;
     uint64_t lost_before = zshm_reader_lost (reader);
-    if (size < ZSHM_RECORD_HEADER) {
+    uint8_t header [ZSHM_RECORD_HEADER];
+    zshm_record_t record;
+    size_t header_size = 0;
+    if (size >= ZSHM_RECORD_SHORT_HEADER) {
+        zshm_copy_from_shared (header, payload, size < sizeof header ? size : sizeof header);
+        header_size = zshm_record_decode_any (header, size, &record);
+    }
+    if (!header_size) {
         //  Not a record: stable (advance says so) means a corrupt segment.
         if (zshm_reader_advance (reader))
             self->dropped++;
         s_drop_partial (self);
         return 0;
     }
-    uint8_t header [ZSHM_RECORD_HEADER];
-    zshm_copy_from_shared (header, payload, sizeof header);
-    zshm_record_t record;
-    zshm_record_decode (header, &record);
-    size_t length = size - ZSHM_RECORD_HEADER;
+    size_t length = size - header_size;
     bool first = record.flags & ZSHM_RECORD_FIRST;
     bool last = record.flags & ZSHM_RECORD_LAST;
-    //  What every fragment must satisfy, whatever came before.
+    //  What every fragment must satisfy, whatever came before; a short
+    //  header only ever heads a whole message.
+    uint16_t flags = record.flags & (uint16_t) ~ZSHM_RECORD_SHORT;
     bool valid = record.magic == ZSHM_RECORD_MAGIC
-              && !(record.flags & ~ZSHM_RECORD_FLAGS)
+              && !(flags & ~ZSHM_RECORD_FLAGS)
+              && (flags == ZSHM_RECORD_FLAGS || !(record.flags & ZSHM_RECORD_SHORT))
               && length > 0
               && (uint64_t) record.offset + length <= record.total
               && last == ((uint64_t) record.offset + length == record.total);
@@ -613,7 +619,7 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
             zshm_reader_advance (reader);
             return 0;
         }
-        zshm_copy_from_shared (self->body + record.offset, payload + ZSHM_RECORD_HEADER, length);
+        zshm_copy_from_shared (self->body + record.offset, payload + header_size, length);
         if (!zshm_reader_advance (reader)) {
             s_drop_partial (self);          //  torn while we copied
             return 0;
@@ -641,7 +647,7 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
                 self->dropped++;
             return 0;
         }
-        zshm_copy_from_shared (self->body, payload + ZSHM_RECORD_HEADER, length);
+        zshm_copy_from_shared (self->body, payload + header_size, length);
         if (!zshm_reader_advance (reader))
             return 0;                       //  torn: counted lost by the reader
         if (last)

@@ -760,10 +760,11 @@ s_test_tcp (void)
 //  messages among them.
 
 //  Encode a valid message [topic][payload] into records of up to `slot`
-//  bytes in out[]; returns the number of records; sizes in sizes[].
+//  bytes in out[]; returns the number of records; sizes in sizes[].  A
+//  message that fits one record takes the short header if short_form.
 static size_t
 s_forge (uint8_t out [][256], size_t *sizes, size_t slot, const char *topic,
-         const uint8_t *payload, size_t payload_size)
+         const uint8_t *payload, size_t payload_size, bool short_form)
 {
     uint8_t body [2048];
     size_t topic_size = strlen (topic);
@@ -773,6 +774,12 @@ s_forge (uint8_t out [][256], size_t *sizes, size_t slot, const char *topic,
     memcpy (body + 12, topic, topic_size);
     zshm_record_put32 (body + 12 + topic_size, (uint32_t) payload_size);
     memcpy (body + 16 + topic_size, payload, payload_size);
+    if (short_form && total <= slot - 16) {
+        zshm_record_encode_short (out [0], (uint32_t) total);
+        memcpy (out [0] + 8, body, total);
+        sizes [0] = 8 + total;
+        return 1;
+    }
     size_t count = 0;
     for (size_t offset = 0; offset < total; offset += slot - 16, count++) {
         size_t length = total - offset < slot - 16 ? total - offset : slot - 16;
@@ -810,8 +817,10 @@ s_test_hostile (void)
         if (round % 2 == 0) {
             char topic [32];
             snprintf (topic, sizeof topic, "valid.%d", round);
-            size_t count = s_forge (records, sizes, slot, topic, payload,
-                                    tu_rng_range (&s_rng, 0, sizeof payload));
+            //  Often small enough for one slot, so both headers are seen
+            size_t size = tu_rng_range (&s_rng, 0, round % 4 ? 200 : sizeof payload);
+            size_t count = s_forge (records, sizes, slot, topic, payload, size,
+                                    tu_rng_next (&s_rng) & 1);
             for (size_t index = 0; index < count; index++)
                 CHECK (zshm_ring_send (ring, records [index], sizes [index]));
             valid_sent++;
@@ -819,8 +828,9 @@ s_test_hostile (void)
         else {
             //  A mangled valid message, or pure noise
             size_t count = s_forge (records, sizes, slot, "evil", payload,
-                                    tu_rng_range (&s_rng, 0, sizeof payload));
-            int kind = (int) tu_rng_range (&s_rng, 0, 6);
+                                    tu_rng_range (&s_rng, 0, sizeof payload),
+                                    tu_rng_next (&s_rng) & 1);
+            int kind = (int) tu_rng_range (&s_rng, 0, 7);
             last_kind = kind;
             for (size_t index = 0; index < count; index++) {
                 uint8_t *record = records [index];
@@ -852,6 +862,15 @@ s_test_hostile (void)
                     case 5:         //  a frame size that overruns
                         if (index == 0)
                             zshm_record_put32 (record + 24, 0xFFFFFFF0u);
+                        break;
+                    case 6:         //  the short flag where it does not belong,
+                                    //  or a short header whose total is off
+                        if (zshm_record_get16 (record + 2) & ZSHM_RECORD_SHORT)
+                            zshm_record_put32 (record + 4, zshm_record_get32 (record + 4)
+                                               + (uint32_t) tu_rng_range (&s_rng, 1, 9));
+                        else
+                            zshm_record_put16 (record + 2, zshm_record_get16 (record + 2)
+                                                           | ZSHM_RECORD_SHORT);
                         break;
                     default:        //  fragments out of order
                         if (index + 1 < count) {
