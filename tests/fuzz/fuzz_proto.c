@@ -12,6 +12,9 @@
       - nothing crashes, reads out of bounds or leaks (the sanitizers);
       - a failure is EPROTO (or ENOMEM at the arena limit), and counted;
       - the ring path and the direct path agree on success or failure;
+      - both agree with protobuf-c's own unpack (malloc), field for field
+        (compared by packing), although zshm_codec decodes what it
+        claims; and the codec packs what protobuf-c packs;
       - a message that parsed packs, and parses again (when protobuf-c
         accepts its own output, see below) to the same bytes.
 
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include "zshm.h"
+#include "zshm_codec.h"
 #include "market.pb-c.h"
 #include "telemetry.pb-c.h"
 #include "zshm_meta.pb-c.h"
@@ -120,6 +124,38 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     int direct_errno = direct ? 0 : errno;
     if (!direct && direct_errno != EPROTO && direct_errno != ENOMEM)
         abort ();
+
+    //  The reference: protobuf-c alone, with malloc.  zshm's path (its own
+    //  codec wherever it claims the input) must decode exactly what it
+    //  decodes, and the codec must pack what protobuf-c packs.
+    ProtobufCMessage *reference = protobuf_c_message_unpack (descriptor, NULL, payload_size,
+                                                             payload);
+    if (!reference != !direct && direct_errno != ENOMEM)
+        abort ();
+    if (reference && direct) {
+        size_t reference_size, direct_size;
+        uint8_t *reference_bytes = s_pack (reference, &reference_size);
+        uint8_t *direct_bytes = s_pack (direct, &direct_size);
+        if (reference_size != direct_size
+        ||  memcmp (reference_bytes, direct_bytes, direct_size))
+            abort ();
+        const zshm_codec_plan_t *plan = zshm_codec_plan (descriptor);
+        size_t codec_size;
+        if (plan && zshm_codec_size (plan, direct, &codec_size)) {
+            uint8_t *codec_bytes = (uint8_t *) malloc (codec_size ? codec_size : 1);
+            if (!codec_bytes)
+                abort ();
+            if (codec_size != direct_size
+            ||  zshm_codec_pack (plan, direct, codec_bytes, codec_size) != codec_size
+            ||  memcmp (codec_bytes, direct_bytes, codec_size))
+                abort ();
+            free (codec_bytes);
+        }
+        free (reference_bytes);
+        free (direct_bytes);
+    }
+    if (reference)
+        protobuf_c_message_free_unpacked (reference, NULL);
 
     //  The ring path.
     uint64_t errors = zshm_sub_proto_errors (s_sub);
