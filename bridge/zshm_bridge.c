@@ -1,10 +1,17 @@
 /*  =========================================================================
     zshm_bridge - carry a zshm channel over ZeroMQ (shm <-> tcp)
 
-    The wire is described in zshm_bridge.h.  This file has four parts: the
+    The wire is described in zshm_bridge.h.  This file has five parts: the
     metadata codec (protobuf-c with an arena, so decoding allocates nothing
-    and garbage costs nothing but a counter), the serving side, the feeding
-    side, and the actor shell that runs either.
+    and garbage costs nothing but a counter), batch frames, the serving
+    side, the feeding side, and the actor shell that runs either.
+
+    Batches.  A serving bridge adds each message it reads to the batch of
+    every stream that wants it, and sends the batches when its ring has
+    nothing more for now (or after S_BATCH messages, or when a batch is
+    full or the next message differs in what a batch shares).  Under load
+    ZeroMQ then carries tens of messages per message; at a trickle every
+    batch holds one message and goes out at once, in the one-message form.
 
     Threads.  Each bridge is one actor thread.  A serving bridge waits on
     the ring (zshm_sub has no file descriptor to poll), so it alternates:
@@ -59,6 +66,18 @@
 
 //  Inbound frame limit on XPUB sockets (subscriptions), bytes.
 #define S_XPUB_MAXMSG 65536
+
+//  A batch is sent once it holds this many messages or bytes; a message
+//  larger than S_BATCH_ALONE goes on its own.  The bytes stay well under
+//  any sane maxmsg of the receiving bridge (a frame of the batch is the
+//  messages it holds, plus their sizes).
+#define S_BATCH_MESSAGES 1024
+#define S_BATCH_BYTES (64 * 1024)
+#define S_BATCH_ALONE (16 * 1024)
+//  So a batch frame never exceeds this (64 KiB less a byte, then one
+//  message of at most 16 KiB with at most maxframes sizes), which a
+//  feeding bridge always accepts whatever its maxmsg.
+#define S_BATCH_FRAME_MAX (128 * 1024)
 
 //  Heap-free protobuf-c decoding: an arena on the decoder's stack.  A Meta
 //  of at most ZSHM_BRIDGE_META_MAX bytes needs far less (the worst case is
@@ -133,6 +152,12 @@ zshm_bridge_meta_decode (const void *data, size_t size, zshm_bridge_meta_t *meta
     meta->link_incarnation = packed->link_incarnation;
     meta->hops = packed->hops;
     meta->frames = packed->frames;
+    meta->batch = packed->batch;
+    //  One message with its frame count, or a batch of two or more (whose
+    //  entries give theirs) with none, numbered without wrapping.
+    bool counted = meta->batch == 0 ? meta->frames >= 1
+                 : meta->batch >= 2 && meta->frames == 0
+                   && meta->link_sequence <= UINT64_MAX - meta->batch;
     bool valid = s_copy_string (meta->type_name, sizeof meta->type_name, packed->type_name)
               && s_copy_string (meta->channel, sizeof meta->channel, packed->channel)
               && s_copy_string (meta->origin_host, sizeof meta->origin_host,
@@ -140,7 +165,7 @@ zshm_bridge_meta_decode (const void *data, size_t size, zshm_bridge_meta_t *meta
               && meta->version == ZSHM_BRIDGE_META_VERSION
               && meta->link_sequence != 0
               && meta->link_incarnation != 0
-              && meta->frames >= 1;
+              && counted;
     if (!valid) {
         memset (meta, 0, sizeof *meta);
         errno = EPROTO;
@@ -179,7 +204,157 @@ zshm_bridge_meta_encode (const zshm_bridge_meta_t *meta, void *buf, size_t size)
     packed.hops = meta->hops;
     packed.origin_host = (char *) meta->origin_host;
     packed.frames = meta->frames;
+    packed.batch = meta->batch;
     return s_pack_meta (&packed, buf, size);
+}
+
+//  --------------------------------------------------------------------------
+//  Batch frames (Meta.batch): varints, as protobuf writes them
+
+static uint8_t *
+s_put_varint (uint8_t *out, uint64_t value)
+{
+    while (value >= 0x80) {
+        *out++ = (uint8_t) (value | 0x80);
+        value >>= 7;
+    }
+    *out++ = (uint8_t) value;
+    return out;
+}
+
+//  A varint of at most 10 bytes (and 64 bits) from [*at, end); false if
+//  it runs past the end or is longer.
+static bool
+s_get_varint (const uint8_t **at_p, const uint8_t *end, uint64_t *value_p)
+{
+    const uint8_t *at = *at_p;
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (at == end)
+            return false;
+        uint8_t byte = *at++;
+        if (shift == 63 && byte > 1)
+            return false;               //  past 64 bits
+        value |= (uint64_t) (byte & 0x7f) << shift;
+        if (byte < 0x80) {
+            *at_p = at;
+            *value_p = value;
+            return true;
+        }
+    }
+    return false;
+}
+
+int
+zshm_bridge_batch_check (const void *data, size_t size, uint32_t count, size_t maxframes,
+                         uint64_t maxmsg)
+{
+    const uint8_t *at = (const uint8_t *) data, *end = at + size;
+    if (!data && size) {
+        errno = EPROTO;
+        return -1;
+    }
+    for (uint32_t entry = 0; entry < count; entry++) {
+        uint64_t increase, frames;
+        if (!s_get_varint (&at, end, &increase) || !s_get_varint (&at, end, &frames)
+        ||  frames == 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (frames > maxframes) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        uint64_t total = 0;
+        for (uint64_t frame = 0; frame < frames; frame++) {
+            uint64_t length;
+            if (!s_get_varint (&at, end, &length) || length > (uint64_t) (end - at)) {
+                errno = EPROTO;
+                return -1;
+            }
+            at += length;
+            total += length;
+        }
+        if (total > maxmsg) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+    }
+    if (at != end) {
+        errno = EPROTO;                 //  bytes after the last message
+        return -1;
+    }
+    return 0;
+}
+
+void
+zshm_bridge_batch_start (zshm_bridge_batch_t *batch, const void *data, size_t size,
+                         uint32_t count, uint64_t source_sequence)
+{
+    assert (batch);
+    batch->at = (const uint8_t *) data;
+    batch->end = batch->at + size;
+    batch->source_sequence = source_sequence;
+    batch->left = count;
+}
+
+bool
+zshm_bridge_batch_next (zshm_bridge_batch_t *batch, zshm_bridge_entry_t *entry)
+{
+    assert (batch && entry);
+    if (batch->left == 0)
+        return false;
+    uint64_t increase, frames, length;
+    //  Checked by zshm_bridge_batch_check: these cannot fail
+    bool ok = s_get_varint (&batch->at, batch->end, &increase)
+           && s_get_varint (&batch->at, batch->end, &frames);
+    assert (ok);
+    batch->source_sequence += increase;
+    entry->source_sequence = batch->source_sequence;
+    entry->frames = (size_t) frames;
+    for (size_t frame = 0; frame < entry->frames; frame++) {
+        ok = s_get_varint (&batch->at, batch->end, &length);
+        assert (ok);
+        entry->data [frame] = batch->at;
+        entry->sizes [frame] = (size_t) length;
+        batch->at += length;
+    }
+    (void) ok;
+    batch->left--;
+    return true;
+}
+
+int
+zshm_bridge_batch_add (uint8_t **buf, size_t *size, size_t *max, uint64_t increase,
+                       const void *const *data, const size_t *sizes, size_t frames)
+{
+    assert (buf && size && max);
+    size_t need = 20 + 10 * frames;
+    for (size_t frame = 0; frame < frames; frame++)
+        need += sizes [frame];
+    if (need > *max - *size) {
+        size_t grown = *max ? *max : 4096;
+        while (grown - *size < need)
+            grown *= 2;
+        uint8_t *bigger = (uint8_t *) realloc (*buf, grown);
+        if (!bigger) {
+            errno = ENOMEM;
+            return -1;
+        }
+        *buf = bigger;
+        *max = grown;
+    }
+    uint8_t *at = *buf + *size;
+    at = s_put_varint (at, increase);
+    at = s_put_varint (at, frames);
+    for (size_t frame = 0; frame < frames; frame++) {
+        at = s_put_varint (at, sizes [frame]);
+        if (sizes [frame])
+            memcpy (at, data [frame], sizes [frame]);
+        at += sizes [frame];
+    }
+    *size = (size_t) (at - *buf);
+    return 0;
 }
 
 int
@@ -301,6 +476,16 @@ typedef struct {
     uint64_t incarnation;       //  its link_incarnation, random, not 0
     int64_t last_send;          //  zclock_mono of its last message or heartbeat
     bool active;                //  some bridge subscribes to it now
+    //  The batch being gathered (Meta.batch), sent when the ring has no
+    //  more for now, or it is full, or the next message differs in what a
+    //  batch shares
+    uint8_t *batch;             //  its frame: the messages, encoded
+    size_t batch_size;          //  bytes used
+    size_t batch_max;           //  bytes allocated
+    uint32_t batch_count;       //  messages in it
+    uint64_t batch_first;       //  link_sequence of its first message
+    uint64_t batch_last_source; //  source_sequence of its last message
+    zshm_bridge_meta_t batch_meta;  //  what its messages share, and the first's
 } s_out_stream_t;
 
 //  A feeding bridge's stream: what it knows of one prefix it subscribes to.
@@ -323,6 +508,7 @@ typedef struct {
     uint64_t read;              //  serve: messages read from the ring
     uint64_t sent_plain;        //  serve: messages sent to plain clients
     uint64_t sent_link;         //  serve: messages sent on link streams
+    uint64_t batches;           //  batches of two or more sent (serve) or received (feed)
     uint64_t heartbeats;        //  heartbeats sent (serve) or received (feed)
     uint64_t send_errors;       //  serve: sends ZeroMQ refused
     uint64_t refused;           //  serve: subscriptions refused (malformed or too many)
@@ -394,8 +580,9 @@ typedef struct {
     s_in_stream_t *in;          //  one per prefix
     size_t in_count;            //  prefixes
     zmq_msg_t *parts;           //  frames of the message being received
-    const void **part_data;     //  frame pointers for zshm_pub_send_frames
-    size_t *part_sizes;         //  frame sizes for zshm_pub_send_frames
+    const void **part_data;     //  frame pointers (zshm_pub_send_frames, batches)
+    size_t *part_sizes;         //  frame sizes, as many
+    size_t part_max;            //  entries of part_data and part_sizes
 
     s_stats_t stats;            //  counters
 } self_t;
@@ -523,6 +710,8 @@ s_self_destroy (self_t **self_p)
     free (self->parts);
     free (self->part_data);
     free (self->part_sizes);
+    for (size_t index = 0; index < self->out_count; index++)
+        free (self->out [index].batch);
     free (self->out);
     free (self->in);
     free (self->frame0);
@@ -863,6 +1052,7 @@ s_serve_link_input (self_t *self)
             if (!stream && self->out_count == S_STREAMS_MAX)
                 for (size_t index = 0; index < self->out_count; index++)
                     if (!self->out [index].active) {
+                        free (self->out [index].batch);     //  nothing pending: inactive
                         self->out [index] = self->out [--self->out_count];
                         break;
                     }
@@ -883,6 +1073,7 @@ s_serve_link_input (self_t *self)
             }
             else {
                 stream = &self->out [self->out_count++];
+                memset (stream, 0, sizeof *stream);
                 memcpy (stream->tag, data + 1, size - 1);
                 stream->tag_size = size - 1;
                 stream->sequence = 0;
@@ -922,9 +1113,142 @@ s_send_sub_frames (self_t *self, void *handle, size_t frames, size_t first)
     return 0;
 }
 
+//  Room for `count` frame pointers and sizes; 0, or -1 (no memory).
+static int
+s_parts_reserve (self_t *self, size_t count)
+{
+    if (count <= self->part_max)
+        return 0;
+    size_t grown = self->part_max ? self->part_max : 16;
+    while (grown < count)
+        grown *= 2;
+    const void **data = (const void **) realloc (self->part_data, grown * sizeof (void *));
+    if (data)
+        self->part_data = data;
+    size_t *sizes = (size_t *) realloc (self->part_sizes, grown * sizeof (size_t));
+    if (sizes)
+        self->part_sizes = sizes;
+    if (!data || !sizes)
+        return -1;
+    self->part_max = grown;
+    return 0;
+}
+
+//  Add the message the subscriber holds to a stream's batch (whose shared
+//  Meta the caller has set), numbered with the stream's next
+//  link_sequence (used whether or not the batch reaches the peer: the
+//  feeding bridge counts what does not).  Returns 0, or -1 if there is no
+//  memory for it (then it is not numbered).
+static int
+s_batch_append (self_t *self, s_out_stream_t *stream, uint64_t source_sequence, size_t frames)
+{
+    for (size_t index = 0; index < frames; index++)
+        self->part_data [index] = zshm_sub_frame (self->sub, index, &self->part_sizes [index]);
+    uint64_t increase = stream->batch_count ? source_sequence - stream->batch_last_source : 0;
+    if (zshm_bridge_batch_add (&stream->batch, &stream->batch_size, &stream->batch_max,
+                               increase, self->part_data, self->part_sizes, frames))
+        return -1;
+    if (stream->batch_count == 0)
+        stream->batch_first = stream->sequence + 1;
+    stream->batch_count++;
+    stream->batch_last_source = source_sequence;
+    stream->sequence++;
+    return 0;
+}
+
+//  Send a stream's batch: one message alone as [length][topic], Meta and
+//  its frames, as before batches; two or more as [length][prefix], a Meta
+//  with batch = N, and the batch frame.  An XPUB never blocks; at a peer's
+//  high-water mark it drops the whole ZeroMQ message for that peer, and the
+//  feeding bridge counts the hole in link_sequence.
+static void
+s_serve_flush (self_t *self, s_out_stream_t *stream)
+{
+    if (stream->batch_count == 0)
+        return;
+    void *handle = zsock_resolve (self->linksock);
+    zshm_bridge_meta_t *meta = &stream->batch_meta;
+    meta->publish_time_ns = s_realtime_ns ();
+    snprintf (meta->channel, sizeof meta->channel, "%s", self->channel);
+    snprintf (meta->origin_host, sizeof meta->origin_host, "%s", self->host);
+    meta->link_sequence = stream->batch_first;
+    meta->link_incarnation = stream->incarnation;
+    meta->hops = 0;
+    unsigned char packed [ZSHM_BRIDGE_META_MAX];
+    int rc = -1;
+    if (stream->batch_count == 1) {
+        zshm_bridge_batch_t batch;
+        zshm_bridge_entry_t entry = { 0, 0, self->part_data, self->part_sizes };
+        zshm_bridge_batch_start (&batch, stream->batch, stream->batch_size, 1, 0);
+        zshm_bridge_batch_next (&batch, &entry);
+        meta->frames = (uint32_t) entry.frames;
+        meta->batch = 0;
+        ssize_t packed_size = zshm_bridge_meta_encode (meta, packed, sizeof packed);
+        size_t topic_size = entry.sizes [0];
+        if (1 + topic_size > self->frame0_size) {
+            size_t size = self->frame0_size;
+            while (size < 1 + topic_size)
+                size *= 2;
+            unsigned char *bigger = (unsigned char *) realloc (self->frame0, size);
+            if (bigger) {
+                self->frame0 = bigger;
+                self->frame0_size = size;
+            }
+        }
+        if (packed_size >= 0 && 1 + topic_size <= self->frame0_size) {
+            self->frame0 [0] = stream->tag [0];
+            if (topic_size)
+                memcpy (self->frame0 + 1, entry.data [0], topic_size);
+            rc = zmq_send (handle, self->frame0, 1 + topic_size, ZMQ_DONTWAIT | ZMQ_SNDMORE)
+                 == -1 ? -1 : 0;
+            if (rc == 0)
+                rc = zmq_send (handle, packed, (size_t) packed_size,
+                               ZMQ_DONTWAIT | (entry.frames > 1 ? ZMQ_SNDMORE : 0))
+                     == -1 ? -1 : 0;
+            for (size_t index = 1; rc == 0 && index < entry.frames; index++) {
+                rc = zmq_send (handle, entry.data [index], entry.sizes [index],
+                               ZMQ_DONTWAIT | (index + 1 < entry.frames ? ZMQ_SNDMORE : 0))
+                     == -1 ? -1 : 0;
+            }
+        }
+    }
+    else {
+        meta->frames = 0;
+        meta->batch = stream->batch_count;
+        ssize_t packed_size = zshm_bridge_meta_encode (meta, packed, sizeof packed);
+        if (packed_size >= 0
+        &&  zmq_send (handle, stream->tag, stream->tag_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) != -1
+        &&  zmq_send (handle, packed, (size_t) packed_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) != -1
+        &&  zmq_send (handle, stream->batch, stream->batch_size, ZMQ_DONTWAIT) != -1)
+            rc = 0;
+    }
+    if (rc == 0) {
+        self->stats.sent_link += stream->batch_count;
+        if (stream->batch_count > 1)
+            self->stats.batches++;
+    }
+    else
+        self->stats.send_errors++;
+    stream->last_send = zclock_mono ();
+    stream->batch_count = 0;
+    stream->batch_size = 0;
+}
+
+//  Send every stream's pending batch.
+static void
+s_serve_flush_all (self_t *self)
+{
+    for (size_t index = 0; index < self->out_count; index++)
+        s_serve_flush (self, &self->out [index]);
+}
+
 static void
 s_serve_message (self_t *self, size_t frames)
 {
+    if (s_parts_reserve (self, frames)) {
+        self->stats.send_errors++;
+        return;
+    }
     size_t topic_size = 0;
     const void *topic = zshm_sub_frame (self->sub, 0, &topic_size);
     self->stats.read++;
@@ -951,11 +1275,10 @@ s_serve_message (self_t *self, size_t frames)
         return;
     }
     //  The link streams whose prefix the topic starts with get it, each
-    //  with its own link_sequence.
-    Zshm__Meta meta = ZSHM__META__INIT;
-    bool meta_ready = false;
-    void *handle = zsock_resolve (self->linksock);
-    int64_t now = 0;
+    //  with its own link_sequence, in their batches.
+    bool known = false;
+    uint64_t incarnation = 0, lost = 0, restarts = 0;
+    const char *type = NULL;
     for (size_t index = 0; index < self->out_count; index++) {
         s_out_stream_t *stream = &self->out [index];
         size_t prefix_size = stream->tag_size - 1;
@@ -965,54 +1288,39 @@ s_serve_message (self_t *self, size_t frames)
             stream->sequence++;     //  counted, not sent: see S_STREAMS_MAX
             continue;
         }
-        if (!meta_ready) {
-            meta.version = ZSHM_BRIDGE_META_VERSION;
-            meta.source_sequence = zshm_sub_seq (self->sub);
-            meta.publish_time_ns = s_realtime_ns ();
-            meta.source_incarnation = s_source_incarnation (self);
-            //  Valid until the next receive, and protobuf-c only reads it.
-            meta.type_name = (char *) zshm_sub_type (self->sub);
-            meta.channel = self->channel;
-            meta.source_lost = zshm_sub_lost (self->sub);
-            meta.source_restarts = zshm_sub_restarts (self->sub);
-            meta.hops = 0;
-            meta.origin_host = self->host;
-            meta.frames = (uint32_t) frames;
-            meta_ready = true;
-            now = zclock_mono ();
-            if (1 + topic_size > self->frame0_size) {
-                size_t size = self->frame0_size;
-                while (size < 1 + topic_size)
-                    size *= 2;
-                unsigned char *bigger = (unsigned char *) realloc (self->frame0, size);
-                if (!bigger) {
-                    self->stats.send_errors++;
-                    return;
-                }
-                self->frame0 = bigger;
-                self->frame0_size = size;
-            }
-            memcpy (self->frame0 + 1, topic, topic_size);
+        if (!known) {
+            //  What a batch's messages must share
+            incarnation = s_source_incarnation (self);
+            lost = zshm_sub_lost (self->sub);
+            restarts = zshm_sub_restarts (self->sub);
+            type = zshm_sub_type (self->sub);
+            if (!type)
+                type = "";
+            known = true;
         }
-        meta.link_sequence = stream->sequence + 1;
-        meta.link_incarnation = stream->incarnation;
-        unsigned char packed [ZSHM_BRIDGE_META_MAX];
-        ssize_t packed_size = s_pack_meta (&meta, packed, sizeof packed);
-        self->frame0 [0] = stream->tag [0];
-        //  An XPUB never blocks; at a peer's high-water mark it drops the
-        //  message for that peer, all frames or none.  The sequence moves on
-        //  either way: the feeding bridge counts the hole.
-        stream->sequence++;
-        stream->last_send = now;
-        if (packed_size < 0
-        ||  zmq_send (handle, self->frame0, 1 + topic_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1
-        ||  zmq_send (handle, packed, (size_t) packed_size,
-                      ZMQ_DONTWAIT | (frames > 1 ? ZMQ_SNDMORE : 0)) == -1
-        ||  s_send_sub_frames (self, handle, frames, 1) == -1)
+        zshm_bridge_meta_t *shared = &stream->batch_meta;
+        bool alone = payload + topic_size > S_BATCH_ALONE;
+        if (stream->batch_count
+        &&  (shared->source_incarnation != incarnation || shared->source_lost != lost
+          || shared->source_restarts != restarts || strcmp (shared->type_name, type) != 0
+          || stream->batch_count >= S_BATCH_MESSAGES || stream->batch_size >= S_BATCH_BYTES
+          || alone))
+            s_serve_flush (self, stream);
+        if (stream->batch_count == 0) {
+            memset (shared, 0, sizeof *shared);
+            shared->version = ZSHM_BRIDGE_META_VERSION;
+            shared->source_sequence = zshm_sub_seq (self->sub);
+            shared->source_incarnation = incarnation;
+            shared->source_lost = lost;
+            shared->source_restarts = restarts;
+            snprintf (shared->type_name, sizeof shared->type_name, "%s", type);
+        }
+        if (s_batch_append (self, stream, zshm_sub_seq (self->sub), frames))
             self->stats.send_errors++;
         else {
-            self->stats.sent_link++;
             sent = true;
+            if (alone)
+                s_serve_flush (self, stream);
         }
     }
     if (sent)
@@ -1101,9 +1409,11 @@ s_start_feed (self_t *self)
     free (list);
     self->input = zsock_new (ZMQ_SUB);
     assert (self->input);
-    //  A frame may be the largest message plus the link's length byte, or
-    //  a Meta; ZeroMQ drops the connection on anything larger.
-    s_socket_options (self, self->input, self->maxmsg + ZSHM_BRIDGE_META_MAX);
+    //  A frame may be the largest message plus the link's length byte, a
+    //  Meta, or a batch; ZeroMQ drops the connection on anything larger.
+    s_socket_options (self, self->input, (self->maxmsg > S_BATCH_FRAME_MAX
+                                          ? self->maxmsg : S_BATCH_FRAME_MAX)
+                                         + ZSHM_BRIDGE_META_MAX);
     if (self->cert) {
         zcert_apply (self->cert, zsock_resolve (self->input));
         zsock_set_curve_serverkey (self->input, self->server_key);
@@ -1142,8 +1452,10 @@ s_start_feed (self_t *self)
     free (endpoint);
     size_t parts = (size_t) self->maxframes + 2;
     self->parts = (zmq_msg_t *) zmalloc (parts * sizeof (zmq_msg_t));
-    self->part_data = (const void **) zmalloc (parts * sizeof (void *));
-    self->part_sizes = (size_t *) zmalloc (parts * sizeof (size_t));
+    if (s_parts_reserve (self, parts)) {
+        s_set_error (self, "out of memory");
+        return -1;
+    }
     for (size_t index = 0; index < parts; index++)
         zmq_msg_init (&self->parts [index]);
     zsys_info ("zshm-bridge: feeding %s from %s%s", self->dest, resolved,
@@ -1174,14 +1486,16 @@ s_malformed (self_t *self, const char *why)
 static bool
 s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t sequence,
              bool heartbeat, uint64_t source_incarnation, uint64_t source_sequence,
-             uint64_t source_lost, uint64_t source_restarts, const char *channel)
+             uint64_t source_lost, uint64_t source_restarts, const char *channel,
+             int64_t now)
 {
+    //  The prefix made printable, only when something is logged
     char text [300];
-    const char *prefix = s_printable (stream->prefix, stream->size, text, sizeof text);
+#   define S_PREFIX s_printable (stream->prefix, stream->size, text, sizeof text)
     bool same_link = stream->incarnation == incarnation;
     if (stream->incarnation == 0)
         zsys_info ("zshm-bridge: %s: stream \"%s\": joined link %016" PRIx64 " after link "
-                   "sequence %" PRIu64 " (source %s)", self->name, prefix, incarnation,
+                   "sequence %" PRIu64 " (source %s)", self->name, S_PREFIX, incarnation,
                    heartbeat ? sequence : sequence - 1, channel);
     else
     if (!same_link) {
@@ -1198,7 +1512,7 @@ s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t
                       PRIx64 " -> %016" PRIx64 ") after link sequence %" PRIu64
                       "; source %s moved %" PRIu64 " -> %" PRIu64 ", %" PRIu64
                       " messages not carried while it was away (away=%" PRIu64 ")",
-                      self->name, prefix, stream->incarnation, incarnation, stream->sequence,
+                      self->name, S_PREFIX, stream->incarnation, incarnation, stream->sequence,
                       channel, stream->source_sequence, source_sequence, away,
                       self->stats.away);
     }
@@ -1210,7 +1524,7 @@ s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t
         self->stats.missing += missing;
         zsys_warning ("zshm-bridge: %s: stream \"%s\": gap: link sequence %" PRIu64 " -> %"
                       PRIu64 ", %" PRIu64 " messages lost between bridges (missing=%" PRIu64 ")",
-                      self->name, prefix, stream->sequence, sequence, missing,
+                      self->name, S_PREFIX, stream->sequence, sequence, missing,
                       self->stats.missing);
     }
     else
@@ -1219,7 +1533,7 @@ s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t
         if (s_should_log (self, self->stats.duplicates))
             zsys_warning ("zshm-bridge: %s: stream \"%s\": link sequence %" PRIu64
                           " after %" PRIu64 ": dropped (duplicates=%" PRIu64 ")",
-                          self->name, prefix, sequence, stream->sequence,
+                          self->name, S_PREFIX, sequence, stream->sequence,
                           self->stats.duplicates);
         return false;
     }
@@ -1228,7 +1542,7 @@ s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t
         self->stats.source_restarts++;
         zsys_warning ("zshm-bridge: %s: stream \"%s\": publisher of %s restarted "
                       "(incarnation %016" PRIx64 " -> %016" PRIx64 "; source_restarts=%" PRIu64 ")",
-                      self->name, prefix, channel, stream->source_incarnation,
+                      self->name, S_PREFIX, channel, stream->source_incarnation,
                       source_incarnation, self->stats.source_restarts);
     }
     if (same_link && source_lost > stream->source_lost) {
@@ -1247,13 +1561,17 @@ s_note_link (self_t *self, s_in_stream_t *stream, uint64_t incarnation, uint64_t
         stream->source_sequence = source_sequence;
     stream->source_lost = source_lost;
     stream->source_restarts = source_restarts;
-    stream->last_heard = zclock_mono ();
+    stream->last_heard = now;
     if (stream->silent) {
         stream->silent = false;
-        zsys_info ("zshm-bridge: %s: stream \"%s\": heard again", self->name, prefix);
+        zsys_info ("zshm-bridge: %s: stream \"%s\": heard again", self->name, S_PREFIX);
     }
     return true;
+#   undef S_PREFIX
 }
+
+static void
+    s_feed_publish_frames (self_t *self, size_t frames, const char *type_name);
 
 //  Publish [topic][parts first .. count-1] into the ring.
 static void
@@ -1261,16 +1579,23 @@ s_feed_publish (self_t *self, const void *topic, size_t topic_size, size_t first
                 const char *type_name)
 {
     size_t frames = 1;
-    size_t total = 0;
     self->part_data [0] = topic;
     self->part_sizes [0] = topic_size;
     for (size_t index = first; index < count; index++) {
-        size_t size = zmq_msg_size (&self->parts [index]);
         self->part_data [frames] = zmq_msg_data (&self->parts [index]);
-        self->part_sizes [frames] = size;
-        total += size;
+        self->part_sizes [frames] = zmq_msg_size (&self->parts [index]);
         frames++;
     }
+    s_feed_publish_frames (self, frames, type_name);
+}
+
+//  Publish the frames in part_data and part_sizes into the ring.
+static void
+s_feed_publish_frames (self_t *self, size_t frames, const char *type_name)
+{
+    size_t total = 0;
+    for (size_t index = 1; index < frames; index++)
+        total += self->part_sizes [index];
     if ((int64_t) total > self->maxmsg) {
         self->stats.oversized++;
         if (s_should_log (self, self->stats.oversized))
@@ -1304,6 +1629,60 @@ s_feed_publish (self_t *self, const void *topic, size_t topic_size, size_t first
         self->stats.publish_errors++;
         if (s_should_log (self, self->stats.publish_errors))
             zsys_warning ("zshm-bridge: %s: cannot publish: %s", self->name, strerror (errno));
+    }
+}
+
+//  A batch off the link (Meta.batch >= 2): [length][prefix], the Meta,
+//  the batch frame.  Checked whole before any of it is published; then
+//  each message is accounted for and published as if it had come alone.
+static void
+s_feed_batch (self_t *self, s_in_stream_t *stream, const zshm_bridge_meta_t *meta,
+              size_t count)
+{
+    //  Frame 0 is the stream's tag alone: [length][prefix]
+    if (count != 3 || zmq_msg_size (&self->parts [0]) != 1 + stream->size) {
+        s_malformed (self, "bad batch frames");
+        return;
+    }
+    const void *data = zmq_msg_data (&self->parts [2]);
+    size_t size = zmq_msg_size (&self->parts [2]);
+    if (zshm_bridge_batch_check (data, size, meta->batch, (size_t) self->maxframes,
+                                 (uint64_t) self->maxmsg)) {
+        if (errno == EMSGSIZE) {
+            self->stats.oversized++;
+            if (s_should_log (self, self->stats.oversized))
+                zsys_warning ("zshm-bridge: %s: dropped a batch with a message over maxmsg "
+                              "or maxframes", self->name);
+        }
+        else
+            s_malformed (self, "bad batch");
+        return;
+    }
+    if (meta->hops >= self->maxhops) {
+        self->stats.hops_dropped += meta->batch;
+        if (s_should_log (self, self->stats.hops_dropped))
+            zsys_warning ("zshm-bridge: %s: dropped %u messages that crossed %u bridges "
+                          "(a loop?)", self->name, meta->batch, meta->hops + 1);
+        return;
+    }
+    self->stats.batches++;
+    zshm_bridge_batch_t batch;
+    zshm_bridge_batch_start (&batch, data, size, meta->batch, meta->source_sequence);
+    zshm_bridge_entry_t entry = { 0, 0, self->part_data, self->part_sizes };
+    int64_t now = zclock_mono ();
+    for (uint64_t index = 0; zshm_bridge_batch_next (&batch, &entry); index++) {
+        self->stats.received++;
+        if (!s_note_link (self, stream, meta->link_incarnation, meta->link_sequence + index,
+                          false, meta->source_incarnation, entry.source_sequence,
+                          meta->source_lost, meta->source_restarts, meta->channel, now))
+            continue;
+        //  Every topic of a stream starts with its prefix
+        if (entry.sizes [0] < stream->size
+        ||  memcmp (entry.data [0], stream->prefix, stream->size) != 0) {
+            s_malformed (self, "a batched topic outside its stream");
+            continue;
+        }
+        s_feed_publish_frames (self, entry.frames, meta->type_name);
     }
 }
 
@@ -1343,12 +1722,16 @@ s_feed_link_message (self_t *self, size_t count)
         stream->interval_ms = heartbeat.interval_ms;
         s_note_link (self, stream, heartbeat.link_incarnation, heartbeat.link_sequence, true,
                      heartbeat.source_incarnation, 0, heartbeat.source_lost,
-                     heartbeat.source_restarts, heartbeat.channel);
+                     heartbeat.source_restarts, heartbeat.channel, zclock_mono ());
         return;
     }
     zshm_bridge_meta_t meta;
     if (zshm_bridge_meta_decode (frame1, frame1_size, &meta)) {
         s_malformed (self, "bad metadata");
+        return;
+    }
+    if (meta.batch) {
+        s_feed_batch (self, stream, &meta, count);
         return;
     }
     if ((size_t) meta.frames != count - 1) {
@@ -1365,7 +1748,7 @@ s_feed_link_message (self_t *self, size_t count)
     self->stats.received++;
     if (!s_note_link (self, stream, meta.link_incarnation, meta.link_sequence, false,
                       meta.source_incarnation, meta.source_sequence, meta.source_lost,
-                      meta.source_restarts, meta.channel))
+                      meta.source_restarts, meta.channel, zclock_mono ()))
         return;
     //  The topic after the length byte, then the frames after the Meta.
     s_feed_publish (self, frame0 + 1, frame0_size - 1, 2, count, meta.type_name);
@@ -1471,21 +1854,24 @@ s_stats_line (self_t *self)
     s_stats_t *s = &self->stats;
     if (self->direction == S_SERVE)
         return zsys_sprintf (
-            "read=%" PRIu64 " plain=%" PRIu64 " link=%" PRIu64 " bytes=%" PRIu64
+            "read=%" PRIu64 " plain=%" PRIu64 " link=%" PRIu64 " batches=%" PRIu64
+            " bytes=%" PRIu64
             " heartbeats=%" PRIu64 " send_errors=%" PRIu64 " source_lost=%" PRIu64
             " source_restarts=%" PRIu64 " plain_subscriptions=%zu streams=%zu"
             " malformed=%" PRIu64 " refused=%" PRIu64,
-            s->read, s->sent_plain, s->sent_link, s->bytes, s->heartbeats, s->send_errors,
+            s->read, s->sent_plain, s->sent_link, s->batches, s->bytes, s->heartbeats,
+            s->send_errors,
             self->sub ? zshm_sub_lost (self->sub) : 0,
             self->sub ? zshm_sub_restarts (self->sub) : 0,
             zlistx_size (self->plain_subs), s_active_streams (self), s->malformed, s->refused);
     return zsys_sprintf (
-        "received=%" PRIu64 " published=%" PRIu64 " bytes=%" PRIu64 " heartbeats=%" PRIu64
+        "received=%" PRIu64 " batches=%" PRIu64 " published=%" PRIu64 " bytes=%" PRIu64
+        " heartbeats=%" PRIu64
         " gaps=%" PRIu64 " missing=%" PRIu64 " duplicates=%" PRIu64 " link_restarts=%" PRIu64
         " away=%" PRIu64 " source_restarts=%" PRIu64 " source_lost=%" PRIu64
         " malformed=%" PRIu64 " oversized=%" PRIu64 " hops_dropped=%" PRIu64
         " publish_errors=%" PRIu64 " silent=%" PRIu64,
-        s->received, s->published, s->bytes, s->heartbeats, s->gaps, s->missing,
+        s->received, s->batches, s->published, s->bytes, s->heartbeats, s->gaps, s->missing,
         s->duplicates, s->link_restarts, s->away, s->source_restarts, s->source_lost,
         s->malformed, s->oversized, s->hops_dropped, s->publish_errors, s->silent);
 }
@@ -1650,6 +2036,9 @@ s_serve_run (self_t *self)
             s_serve_message (self, (size_t) frames);
             got++;
         }
+        //  The ring has no more for now (or a batch's worth came): what
+        //  was gathered goes out.
+        s_serve_flush_all (self);
         s_serve_heartbeats (self);
         if (got == 0) {
             //  Idle: wait on the ring itself (a futex with idle=block), but
@@ -1659,6 +2048,7 @@ s_serve_run (self_t *self)
             if (frames >= 0) {
                 self->source_gone = false;
                 s_serve_message (self, (size_t) frames);
+                s_serve_flush_all (self);
             }
             else {
                 s_serve_ring_error (self);
@@ -1880,6 +2270,51 @@ zshm_bridge_test (bool verbose)
     bad.frames = 0;
     size = zshm_bridge_meta_encode (&bad, packed, sizeof packed);
     assert (zshm_bridge_meta_decode (packed, (size_t) size, &decoded) == -1);
+    //  A batch's Meta: two or more messages and no frame count
+    bad.batch = 3;
+    size = zshm_bridge_meta_encode (&bad, packed, sizeof packed);
+    assert (zshm_bridge_meta_decode (packed, (size_t) size, &decoded) == 0);
+    assert (decoded.batch == 3 && decoded.frames == 0);
+    bad.batch = 1;
+    size = zshm_bridge_meta_encode (&bad, packed, sizeof packed);
+    assert (zshm_bridge_meta_decode (packed, (size_t) size, &decoded) == -1);
+    bad.batch = 2;
+    bad.frames = 2;
+    size = zshm_bridge_meta_encode (&bad, packed, sizeof packed);
+    assert (zshm_bridge_meta_decode (packed, (size_t) size, &decoded) == -1);
+    bad.frames = 0;
+    bad.link_sequence = UINT64_MAX;
+    size = zshm_bridge_meta_encode (&bad, packed, sizeof packed);
+    assert (zshm_bridge_meta_decode (packed, (size_t) size, &decoded) == -1);
+
+    //  Batch frames: built, checked, read back; every cut refused
+    uint8_t *frame = NULL;
+    size_t frame_size = 0, frame_max = 0;
+    const void *batch_parts [3] = { "t.a", "", "payload" };
+    size_t batch_part_sizes [3] = { 3, 0, 7 };
+    assert (zshm_bridge_batch_add (&frame, &frame_size, &frame_max, 0, batch_parts, batch_part_sizes, 3) == 0);
+    assert (zshm_bridge_batch_add (&frame, &frame_size, &frame_max, 5, batch_parts, batch_part_sizes, 1) == 0);
+    assert (zshm_bridge_batch_check (frame, frame_size, 2, 3, 100) == 0);
+    assert (zshm_bridge_batch_check (frame, frame_size, 3, 3, 100) == -1 && errno == EPROTO);
+    assert (zshm_bridge_batch_check (frame, frame_size, 1, 3, 100) == -1 && errno == EPROTO);
+    assert (zshm_bridge_batch_check (frame, frame_size, 2, 2, 100) == -1 && errno == EMSGSIZE);
+    assert (zshm_bridge_batch_check (frame, frame_size, 2, 3, 9) == -1 && errno == EMSGSIZE);
+    for (size_t cut = 0; cut < frame_size; cut++)
+        assert (zshm_bridge_batch_check (frame, cut, 2, 3, 100) == -1);
+    zshm_bridge_batch_t batch;
+    const void *entry_data [3];
+    size_t entry_sizes [3];
+    zshm_bridge_entry_t entry = { 0, 0, entry_data, entry_sizes };
+    zshm_bridge_batch_start (&batch, frame, frame_size, 2, 40);
+    assert (zshm_bridge_batch_next (&batch, &entry));
+    assert (entry.source_sequence == 40 && entry.frames == 3);
+    assert (entry_sizes [0] == 3 && memcmp (entry_data [0], "t.a", 3) == 0);
+    assert (entry_sizes [1] == 0 && entry_sizes [2] == 7
+            && memcmp (entry_data [2], "payload", 7) == 0);
+    assert (zshm_bridge_batch_next (&batch, &entry));
+    assert (entry.source_sequence == 45 && entry.frames == 1 && entry_sizes [0] == 3);
+    assert (!zshm_bridge_batch_next (&batch, &entry));
+    free (frame);
 
     //  Heartbeat round trip
     zshm_bridge_heartbeat_t heartbeat, heartbeat2;

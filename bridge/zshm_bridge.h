@@ -31,6 +31,13 @@
             frame 1    empty             (a Meta is never empty: version=1)
             frame 2    zshm.Heartbeat    packed protobuf
 
+        and, when several messages for a stream wait in the ring, one
+        ZeroMQ message for all of them (a batch, Meta.batch = N >= 2):
+            frame 0    [len(P)][P]
+            frame 1    zshm.Meta of the first, with batch = N
+            frame 2    the N messages, each as varints: source_sequence
+                       increase, frame count, then each frame's size and
+                       bytes (zshm_bridge_batch_add and _next)
         Meta.link_sequence counts 1, 2, 3... per stream and
         Meta.link_incarnation is drawn at random when the stream starts,
         so the feeding bridge counts messages lost between the bridges
@@ -87,9 +94,10 @@
         maxhops   N               drop messages that crossed more bridges
 
     High-water marks.  A serving bridge never blocks on a slow peer
-    (ZMQ_XPUB_NODROP off): once a peer's queue holds sndhwm messages,
-    ZeroMQ drops further ones for that peer only.  The feeding bridge sees
-    the drop as a link_sequence gap and counts it (missing=).
+    (ZMQ_XPUB_NODROP off): once a peer's queue holds sndhwm ZeroMQ messages
+    (a batch is one), ZeroMQ drops further ones for that peer only.  The
+    feeding bridge sees the drop as a link_sequence gap and counts it
+    (missing=).
     =========================================================================
 */
 
@@ -131,8 +139,28 @@ typedef struct {
     uint64_t link_incarnation;          //  random per stream start, not 0
     uint32_t hops;                      //  bridges crossed before this one
     char origin_host [ZSHM_BRIDGE_HOST_MAX + 1];    //  where it was published
-    uint32_t frames;                    //  frames of the message, topic included
+    uint32_t frames;                    //  frames of the message, topic included;
+                                        //  0 in a batch
+    uint32_t batch;                     //  messages in the batch it heads (>= 2),
+                                        //  or 0: one message
 } zshm_bridge_meta_t;
+
+//  One message of a batch (see zshm_meta.proto, Meta.batch), as
+//  zshm_bridge_batch_next reads it: pointers into the batch frame.
+typedef struct {
+    uint64_t source_sequence;           //  the batch's first, plus the increases
+    size_t frames;                      //  frames, topic included, >= 1
+    const void **data;                  //  frame bytes (caller's array)
+    size_t *sizes;                      //  frame sizes (caller's array)
+} zshm_bridge_entry_t;
+
+//  A reader of a batch frame.
+typedef struct {
+    const uint8_t *at;                  //  next entry
+    const uint8_t *end;                 //  end of the frame
+    uint64_t source_sequence;           //  of the last entry read
+    uint32_t left;                      //  entries still to read
+} zshm_bridge_batch_t;
 
 //  Decoded zshm.Heartbeat.
 typedef struct {
@@ -205,6 +233,33 @@ int
 ssize_t
     zshm_bridge_heartbeat_encode (const zshm_bridge_heartbeat_t *heartbeat, void *buf,
                                   size_t size);
+
+//  Check a batch frame of `size` bytes holding `count` messages, each of
+//  at most `maxframes` frames and `maxmsg` bytes in all, with nothing after
+//  the last; 0 if so, -1 with errno EPROTO (malformed) or EMSGSIZE (a
+//  message over the limits).  Never reads outside the frame.
+int
+    zshm_bridge_batch_check (const void *data, size_t size, uint32_t count, size_t maxframes,
+                             uint64_t maxmsg);
+
+//  Start reading a batch frame that zshm_bridge_batch_check accepted; the
+//  first message's source_sequence is the Meta's.
+void
+    zshm_bridge_batch_start (zshm_bridge_batch_t *batch, const void *data, size_t size,
+                             uint32_t count, uint64_t source_sequence);
+
+//  The next message of a checked batch into *entry, whose data and sizes
+//  arrays hold at least maxframes entries; true, or false after the last.
+bool
+    zshm_bridge_batch_next (zshm_bridge_batch_t *batch, zshm_bridge_entry_t *entry);
+
+//  Append one message to a batch frame being built in *buf (grown with
+//  realloc; *max its allocated size, *size its used size): the increase
+//  of its source_sequence, then its frames.  Returns 0, or -1 with errno
+//  ENOMEM (the frame is unchanged).
+int
+    zshm_bridge_batch_add (uint8_t **buf, size_t *size, size_t *max, uint64_t increase,
+                           const void *const *data, const size_t *sizes, size_t frames);
 
 //  The default link endpoint for a data endpoint: tcp port + 1 ('*' stays
 //  '*'), ".link" appended to ipc and inproc names; the '@'/'>' prefix is

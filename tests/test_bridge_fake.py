@@ -9,11 +9,13 @@ test_bridge_fake.py attack HOST:PORT [HOST:PORT...]
 
 test_bridge_fake.py upstream ENDPOINT
     Pose as a serving bridge's link endpoint (an XPUB bound at ENDPOINT):
-    wait for a feeding bridge to subscribe, send it malformed messages, then
-    one well-formed message (zshm_bridge_pub's format, sequence 1, topic
-    "t.") with a hand-encoded zshm.Meta, and print how many bad ones it
-    sent.  The feeding bridge must drop the bad ones, count them, and
-    publish the good one.
+    wait for a feeding bridge to subscribe, send it malformed messages and
+    batches, then one well-formed message (zshm_bridge_pub's format,
+    sequence 1, topic "t.") with a hand-encoded zshm.Meta and one
+    well-formed batch of two (sequences 2 and 3), and print how many bad
+    ones it sent.  The feeding bridge must drop the bad ones, count them
+    (8 malformed messages, 7 malformed batches; 1 message and 1 batch too
+    large), and publish the 3 good ones.
 """
 
 import os
@@ -60,6 +62,20 @@ def meta(link_sequence, link_incarnation, frames, source_sequence=1):
             + b"\x48" + varint(link_sequence)                    # link_sequence = 9
             + b"\x51" + struct.pack("<Q", link_incarnation)      # link_incarnation = 10
             + b"\x68" + varint(frames))                          # frames = 13
+
+
+def batch_meta(link_sequence, count, frames=0):
+    """A Meta heading a batch (Meta.batch = 14)."""
+    return meta(link_sequence, 0xABCDEF, frames) + b"\x70" + varint(count)
+
+
+def entry(increase, frames):
+    """One message of a batch frame: the source_sequence increase, the
+    frame count, each frame's size and bytes."""
+    out = varint(increase) + varint(len(frames))
+    for frame in frames:
+        out += varint(len(frame)) + frame
+    return out
 
 
 def attack(targets):
@@ -127,11 +143,25 @@ def upstream(endpoint):
         [b"\x00t.", b"", b"\x08\x01"],                          # heartbeat with a topic
         [b"\x00t.", good_meta] + [b"x"] * 300,                  # too many frames
     ]
+    one = entry(0, [b"t.", payload(9)])
+    bad += [
+        [b"\x00", batch_meta(2, 2), one],                      # one message of two
+        [b"\x00", batch_meta(2, 2), one + one + b"\x00"],       # bytes after the last
+        [b"\x00", batch_meta(2, 2), one + varint(0) + varint(2) + varint(2) + b"t."
+                                   + varint(500) + b"short"],  # a frame past the end
+        [b"\x00", batch_meta(2, 2), one + b"\x80" * 11],        # an endless varint
+        [b"\x00t.", batch_meta(2, 2), one + one],               # frame 0 is not the tag
+        [b"\x00", batch_meta(2, 1), one],                       # a batch of one
+        [b"\x00", batch_meta(2, 2, frames=2), one + one],       # a batch with a frame count
+        [b"\x00", batch_meta(2, 2), one + entry(0, [b"x"] * 300)],  # too many frames
+    ]
     for frames in bad:
         xpub.send_multipart(frames)
     xpub.send_multipart([b"\x00t.", good_meta, payload(1)])
+    xpub.send_multipart([b"\x00", batch_meta(2, 2),
+                         entry(0, [b"t.", payload(2)]) + entry(1, [b"t.", payload(3)])])
     time.sleep(0.5)
-    print("sent %d bad messages and 1 good one" % len(bad), flush=True)
+    print("sent %d bad messages and batches, then 3 good messages" % len(bad), flush=True)
     xpub.close()
     context.term()
     return 0

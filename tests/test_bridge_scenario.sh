@@ -203,7 +203,10 @@ run_scenario () {
     # --- 3. restart A ------------------------------------------------------
     stop_bridge "$A" a.log
     publish $k2 64 20000
-    spawn A a2.log $RUN_A "$BRIDGE" "shm://$X" "$data" --link "$link" $common
+    # A small high-water mark: A sends the flood of part 4 in batches (a
+    # ZeroMQ message each, up to 64 KiB), so the default of 10000 would
+    # hold all of it and nothing would be dropped to count.
+    spawn A a2.log $RUN_A "$BRIDGE" "shm://$X" "$data" --link "$link" --sndhwm 100 $common
     wait_for "$WORK/a2.log" "serving shm://$X" 1 10
     wait_for "$WORK/a2.log" "bridge subscribed" 1 15
     wait_for "$WORK/a2.log" "plain client subscribed" 2 15
@@ -266,20 +269,23 @@ run_scenario () {
     wait_for "$WORK/fake.log" "^bound" 1 10
     local fake
     fake=$(sed -n 's/^bound //p' "$WORK/fake.log")
-    spawn SZ sub_z.log $RUN_B "$SUB" "shm://$Z" --count 1 --timeout-ms 20000 \
+    spawn SZ sub_z.log $RUN_B "$SUB" "shm://$Z" --count 3 --timeout-ms 20000 \
         --ready-file "$WORK/ready_z"
     wait_for "$WORK/ready_z" "" 0 10
     spawn C c.log $RUN_B "$BRIDGE" "$fake" "shm://$Z" --link "$fake" $common
     wait_exit "$SZ" 25
-    check_sub sub_z.log 1 0
+    check_sub sub_z.log 3 0
     wait_exit "$F" 10
     [ "$EXIT" = 0 ] || fail "fake upstream failed"
     stop_bridge "$C" c.log
     local stats_c
     stats_c=$(last_stats c.log)
-    [ "$(field malformed "$stats_c")" = 8 ] || fail "third bridge: want malformed=8: $stats_c"
-    [ "$(field oversized "$stats_c")" = 1 ] || fail "third bridge: want oversized=1: $stats_c"
-    [ "$(field published "$stats_c")" = 1 ] || fail "third bridge: want published=1: $stats_c"
+    # 8 bad messages and 7 bad batches malformed, 1 of each too large; the
+    # good message and the good batch of two published
+    [ "$(field malformed "$stats_c")" = 15 ] || fail "third bridge: want malformed=15: $stats_c"
+    [ "$(field oversized "$stats_c")" = 2 ] || fail "third bridge: want oversized=2: $stats_c"
+    [ "$(field published "$stats_c")" = 3 ] || fail "third bridge: want published=3: $stats_c"
+    [ "$(field batches "$stats_c")" = 1 ] || fail "third bridge: want batches=1: $stats_c"
     # A and B still carry messages.
     spawn SY2 sub_y2.log $RUN_B "$SUB" "shm://$Y" --count 200 --timeout-ms 20000 \
         --ready-file "$WORK/ready_y2"
