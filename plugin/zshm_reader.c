@@ -291,7 +291,12 @@ zshm_reader_wait (zshm_reader_t *self, int timeout_ms)
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : now + (int64_t) timeout_ms * 1000000LL;
     int64_t sleep_ns = 1000;           //  backoff's current sleep
     for (uint64_t polls = 0;; polls++) {
-        if (timeout_ms == 0 || (polls & 63) == 0 || self->idle != ZSHM_IDLE_SPIN) {
+        //  While it only spins (spin, and the first polls of backoff and
+        //  block) it looks at the clock every 64 polls: a clock read costs
+        //  as much as a poll.  Past that every poll is a system call anyway.
+        bool spinning = self->idle == ZSHM_IDLE_SPIN
+                     || (self->idle != ZSHM_IDLE_YIELD && polls < ZSHM_SPIN_POLLS);
+        if (timeout_ms == 0 || (polls & 63) == 0 || !spinning) {
             now = s_now_ns ();
             //  The probe costs system calls: at most one per interval,
             //  across calls (shared with try_recv's).
