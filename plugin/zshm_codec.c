@@ -455,7 +455,7 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                 value = v ? 1 : 0;
             varint:
                 if (!roomy && (size_t) (end - at) < step->key_size + s_varint_size (value))
-                    return 0;
+                    return ZSHM_CODEC_NOROOM;
                 at = s_put_key (at, step, roomy);
                 at = s_put_varint (at, value);
                 break;
@@ -466,7 +466,7 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                 if (implicit && (step->kind == K_FLOAT ? s_f32 (member) == 0 : !v))
                     continue;
                 if (!roomy && (size_t) (end - at) < step->key_size + 4u)
-                    return 0;
+                    return ZSHM_CODEC_NOROOM;
                 at = s_put_key (at, step, roomy);
                 memcpy (at, &v, 4);
                 at += 4;
@@ -478,7 +478,7 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                 if (implicit && (step->kind == K_DOUBLE ? s_f64 (member) == 0 : !v))
                     continue;
                 if (!roomy && (size_t) (end - at) < step->key_size + 8u)
-                    return 0;
+                    return ZSHM_CODEC_NOROOM;
                 at = s_put_key (at, step, roomy);
                 memcpy (at, &v, 8);
                 at += 8;
@@ -504,7 +504,7 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                 size_t need = step->key_size + s_varint_size (length);
                 if ((size_t) (end - at) < need || (size_t) (end - at) - need < length
                 ||  (length && !data))
-                    return 0;
+                    return ZSHM_CODEC_NOROOM;
                 at = s_put_key (at, step, false);
                 at = s_put_varint (at, length);
                 if (length)
@@ -570,10 +570,18 @@ zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
     assert (plan && allocator && msg_p);
     assert (data || size == 0);
     const ProtobufCMessageDescriptor *descriptor = plan->descriptor;
+    //  One allocation for the message and every string and bytes field of
+    //  it: each occurrence of one takes at least two bytes of input (key
+    //  and length) beyond its own bytes and needs at most one more (the
+    //  NUL), so `size` bytes after the message always suffice.
+    size_t head = (descriptor->sizeof_message + 15) & ~(size_t) 15;
+    if (size > SIZE_MAX - head)
+        return ZSHM_CODEC_NOMEM;
     ProtobufCMessage *msg = (ProtobufCMessage *) allocator->alloc (
-        allocator->allocator_data, descriptor->sizeof_message);
+        allocator->allocator_data, head + size);
     if (!msg)
         return ZSHM_CODEC_NOMEM;
+    char *heap = (char *) msg + head, *heap_end = heap + size;
     descriptor->message_init (msg);
     char *base = (char *) msg;
     const uint8_t *at = data, *end = data + size;
@@ -628,23 +636,22 @@ zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
                 ||  value > (uint64_t) (end - at))
                     return ZSHM_CODEC_PASS;
                 size_t length = (size_t) value;
+                //  Room by the argument above; checked all the same
+                if ((size_t) (heap_end - heap) < length + 1)
+                    return ZSHM_CODEC_PASS;
                 if (step->kind == K_STRING) {
-                    char *string = (char *) allocator->alloc (allocator->allocator_data,
-                                                              length + 1);
-                    if (!string)
-                        return ZSHM_CODEC_NOMEM;
+                    char *string = heap;
                     memcpy (string, at, length);
                     string [length] = '\0';
+                    heap += length + 1;
                     memcpy (member, &string, sizeof string);
                 }
                 else {
                     ProtobufCBinaryData bytes = { length, NULL };
                     if (length) {
-                        bytes.data = (uint8_t *) allocator->alloc (allocator->allocator_data,
-                                                                   length);
-                        if (!bytes.data)
-                            return ZSHM_CODEC_NOMEM;
+                        bytes.data = (uint8_t *) heap;
                         memcpy (bytes.data, at, length);
+                        heap += length;
                     }
                     memcpy (member, &bytes, sizeof bytes);
                 }

@@ -59,9 +59,13 @@ bool
     zshm_codec_size (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg,
                      size_t *size_p);
 
-//  Pack `msg`, which zshm_codec_size accepted, into out: at most `max`
-//  bytes.  Returns the bytes written, or 0 when the message needs more than
-//  max (another thread changed it since it was sized).
+//  What zshm_codec_pack returns for a message that does not fit.
+#define ZSHM_CODEC_NOROOM ((size_t) -1)
+
+//  Pack `msg` (of the plan's type, without unknown fields) into out: at
+//  most `max` bytes.  Returns the bytes written, or ZSHM_CODEC_NOROOM when
+//  the message needs more than max, or has bytes without data (which
+//  protobuf-c is left to judge).  No sizing pass is needed first.
 size_t
     zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg,
                      uint8_t *out, size_t max);

@@ -1,10 +1,14 @@
 /*  =========================================================================
     zshm_proto - protobuf payloads on zshm publishers and subscribers
 
-    Sending.  A message that fits its slot is packed straight into the
-    slot (zshm_pub_send_direct): by zshm_codec when it is flat (singular
-    scalars, enums, strings and bytes; the same bytes as protobuf-c's, at a
-    fraction of the cost), by protobuf-c's flat pack otherwise.  A larger
+    Sending.  A flat message (singular scalars, enums, strings and bytes)
+    is packed by zshm_codec (the same bytes as protobuf-c's, at a fraction
+    of the cost) straight into an open slot (zshm_pub_send_open), without
+    being sized first: frame sizes are fixed-width, so the payload's place
+    does not depend on its size, and send_close fills the sizes in.  One
+    that does not fit the slot, or is not flat, is sized first; if it fits
+    its slot it is packed straight into it (zshm_pub_send_direct), by the
+    codec or protobuf-c's flat pack.  A larger
     one is packed by protobuf-c through a buffer whose append callback gets
     consecutive pieces (a tag, a varint, a string...) and hands each to
     zshm_pub_send_write, which copies it into the fragment, so the packed
@@ -45,6 +49,7 @@
 
 #include "zshm_proto.h"
 #include "zshm_codec.h"
+#include "zshm_pub_priv.h"
 #include "zshm_sub_priv.h"
 
 //  Default size of an arena's first chunk.
@@ -353,14 +358,27 @@ zshm_pub_send_proto (zshm_pub_t *self, const char *topic, const ProtobufCMessage
     assert (msg->descriptor && msg->descriptor->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC);
     if (!topic)
         topic = "";
-    //  Flat messages are sized (and packed) by zshm_codec, the same bytes
-    //  as protobuf-c's in a fraction of the time; others by protobuf-c.
-    size_t size;
+    size_t topic_size = strlen (topic);
+    //  Flat messages are packed by zshm_codec, the same bytes as
+    //  protobuf-c's in a fraction of the time; others by protobuf-c.
     const zshm_codec_plan_t *plan = zshm_codec_plan (msg->descriptor);
+    if (plan && !msg->n_unknown_fields) {
+        //  Straight into an open slot, unsized: the slot's room bounds it
+        size_t room;
+        uint8_t *out = (uint8_t *) zshm_pub_send_open (self, topic, topic_size,
+                                                       msg->descriptor->name, &room);
+        if (out) {
+            size_t packed = zshm_codec_pack (plan, msg, out, room);
+            if (packed != ZSHM_CODEC_NOROOM)
+                return zshm_pub_send_close (self, packed);
+            zshm_pub_send_abort (self);     //  larger than a slot: below
+        }
+    }
+    size_t size;
     bool flat = plan && zshm_codec_size (plan, msg, &size);
     if (!flat)
         size = protobuf_c_message_get_packed_size (msg);
-    if (zshm_pub_send_begin (self, topic, strlen (topic), size, msg->descriptor->name))
+    if (zshm_pub_send_begin (self, topic, topic_size, size, msg->descriptor->name))
         return -1;
     //  Fits the slot: a flat pack, straight into it.
     uint8_t *direct = (uint8_t *) zshm_pub_send_direct (self, size);

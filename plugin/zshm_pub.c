@@ -38,6 +38,7 @@
 #include "zshm_reader.h"
 #include "zshm_record.h"
 #include "zshm_ring.h"
+#include "zshm_pub_priv.h"
 
 
 //  Bytes on their way into a slot, as whole words.
@@ -69,6 +70,10 @@ struct _zshm_pub_t {
     zsock_t *sock;              //  ZeroMQ PUB for tcp:// and co., or NULL
     size_t maxmsg;              //  largest body accepted, bytes
     bool streaming;             //  between send_begin and send_end
+    bool opened;                //  between send_open and send_close
+    size_t open_at;             //  open: the payload's offset in the slot
+    size_t open_fixed;          //  open: body bytes before the payload
+    size_t open_room;           //  open: payload bytes that fit
     size_t stream_left;         //  payload bytes send_write still owes
     size_t stream_size;         //  payload bytes declared
     uint8_t *stream_topic;      //  tcp: the topic of the stream
@@ -394,10 +399,14 @@ s_zmq_send (zshm_pub_t *self, const void *data, size_t size, bool more)
     return 0;
 }
 
-//  Abandon an unfinished stream.
+//  Abandon an unfinished stream or open message.
 static void
 s_stream_abort (zshm_pub_t *self)
 {
+    if (self->opened) {
+        s_message_abort (&self->channels [0]);
+        self->opened = false;
+    }
     if (!self->streaming)
         return;
     for (size_t index = 0; index < self->channel_count; index++)
@@ -700,6 +709,78 @@ zshm_pub_send_end (zshm_pub_t *self)
     return 0;
 }
 
+void *
+zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
+                    const char *type_name, size_t *room_p)
+{
+    assert (self);
+    assert (room_p);
+    s_stream_abort (self);
+    size_t type_len = type_name ? strlen (type_name) : 0;
+    if (self->sock || self->channel_count != 1 || (!topic && topic_size)
+    ||  type_len > ZSHM_RECORD_TYPE_MAX)
+        return NULL;
+    s_channel_t *channel = &self->channels [0];
+    size_t fixed = ZSHM_BODY_HEADER + type_len + 2 * ZSHM_FRAME_HEADER + topic_size;
+    size_t limit = channel->body_max < self->maxmsg ? channel->body_max : self->maxmsg;
+    if (fixed >= limit)
+        return NULL;
+    if (type_len && !channel->typed) {
+        zshm_ring_set_type (channel->ring, type_name);
+        channel->typed = true;
+    }
+    uint64_t seq;
+    s_writer_t *writer = &channel->writer;
+    s_writer_start (writer, zshm_ring_reserve (channel->ring, &seq));
+    channel->first_seq = seq;
+    //  The short header and the payload's size say 0 until send_close
+    uint8_t header [ZSHM_RECORD_SHORT_HEADER + ZSHM_BODY_HEADER];
+    zshm_record_encode_short (header, 0);
+    zshm_body_encode (header + ZSHM_RECORD_SHORT_HEADER, (uint16_t) type_len, 2);
+    s_writer_bytes (writer, header, sizeof header);
+    s_writer_bytes (writer, (const uint8_t *) type_name, type_len);
+    s_writer_u32 (writer, (uint32_t) topic_size);
+    s_writer_bytes (writer, (const uint8_t *) topic, topic_size);
+    s_writer_u32 (writer, 0);
+    size_t at = writer->word * 8 + writer->fill;
+    s_writer_flush (writer);
+    self->opened = true;
+    self->open_at = at;
+    self->open_fixed = fixed;
+    self->open_room = limit - fixed;
+    *room_p = self->open_room;
+    return (uint8_t *) writer->words + at;
+}
+
+int
+zshm_pub_send_close (zshm_pub_t *self, size_t size)
+{
+    assert (self);
+    if (!self->opened || size > self->open_room) {
+        s_stream_abort (self);
+        errno = EINVAL;
+        return -1;
+    }
+    self->opened = false;
+    s_channel_t *channel = &self->channels [0];
+    //  The two sizes, with plain stores as the payload's (the slot is not
+    //  published yet: zshm_ring_commit's release orders them all)
+    uint8_t *base = (uint8_t *) channel->writer.words;
+    size_t total = self->open_fixed + size;
+    uint8_t encoded [4];
+    zshm_record_put32 (encoded, (uint32_t) size);
+    memcpy (base + self->open_at - ZSHM_FRAME_HEADER, encoded, sizeof encoded);
+    zshm_record_put32 (encoded, (uint32_t) total);
+    memcpy (base + 4, encoded, sizeof encoded);
+    //  Cannot fail: it fits the slot.
+    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
+    assert (rc == 0);
+    (void) rc;
+    channel->writer.words = NULL;
+    channel->last_seq = channel->first_seq;
+    return 0;
+}
+
 void
 zshm_pub_send_abort (zshm_pub_t *self)
 {
@@ -892,6 +973,33 @@ zshm_pub_test (bool verbose)
     assert (zshm_pub_send (pub, "after", NULL, 0) == 0);
     assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) > 0);
     assert (seq == zshm_pub_seq (pub));
+    //  An open message (zshm_pub_priv.h): sized only when closed
+    size_t room = 0;
+    uint8_t *open = (uint8_t *) zshm_pub_send_open (pub, "s", 1, "zshm.Test", &room);
+    assert (open && room == 64 - 16 - (8 + 9 + 4 + 1 + 4));
+    memcpy (open, "abcde", 5);
+    assert (zshm_pub_send_close (pub, 5) == 0);
+    size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+    assert (size == 8 + 8 + 9 + 4 + 1 + 4 + 5 && seq == zshm_pub_seq (pub));
+    assert (zshm_record_decode_any (slot, (size_t) size, &record) == 8);
+    assert (record.total == (uint32_t) size - 8
+            && record.flags == (ZSHM_RECORD_FLAGS | ZSHM_RECORD_SHORT));
+    assert (zshm_record_get32 (slot + 30) == 5 && memcmp (slot + 34, "abcde", 5) == 0);
+    //  Nothing open, a size past the room, or another send in between:
+    //  nothing is published, and the next message takes the slot
+    assert (zshm_pub_send_close (pub, 0) == -1 && errno == EINVAL);
+    assert (zshm_pub_send_open (pub, "s", 1, NULL, &room));
+    assert (zshm_pub_send_close (pub, room + 1) == -1 && errno == EINVAL);
+    assert (zshm_pub_send_open (pub, "s", 1, NULL, &room));
+    assert (zshm_pub_send (pub, "after", NULL, 0) == 0);
+    assert (zshm_pub_send_close (pub, 0) == -1 && errno == EINVAL);
+    assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) > 0);
+    assert (seq == zshm_pub_seq (pub) && memcmp (slot + 20, "after", 5) == 0);
+    assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) == -1 && errno == EAGAIN);
+    //  No room for the topic: nothing opened
+    char wide [64];
+    memset (wide, 't', sizeof wide);
+    assert (zshm_pub_send_open (pub, wide, sizeof wide, NULL, &room) == NULL);
     char long_type [ZSHM_RECORD_TYPE_MAX + 2];
     memset (long_type, 'T', sizeof long_type - 1);
     long_type [sizeof long_type - 1] = 0;

@@ -1,0 +1,35 @@
+/*  =========================================================================
+    zshm_pub_priv - hooks of zshm_pub for other parts of libzshm (private,
+    never installed)
+
+    An open one-slot message, for the protobuf packer (zshm_proto.c): the
+    record is laid out up to its payload, whose place in the slot does not
+    depend on its size (frame sizes are fixed-width), so a packer can write
+    the payload straight into the slot without sizing it first; closing
+    fills in the two sizes and publishes.  This saves the codec's sizing
+    pass on every message that fits a slot.
+    =========================================================================
+*/
+
+#ifndef ZSHM_PUB_PRIV_H_INCLUDED
+#define ZSHM_PUB_PRIV_H_INCLUDED
+
+#include "zshm_pub.h"
+
+//  Open a message [topic][payload] in one slot, with `type_name` (may be
+//  NULL) recorded: returns where the payload goes, and in *room_p how many
+//  bytes fit there (the slot's room and maxmsg, whichever is less).  NULL
+//  (nothing opened, errno untouched) when the publisher has other than one
+//  shm endpoint and no ZeroMQ one, or when the topic and type leave no
+//  room.  Any other send, or zshm_pub_send_abort, abandons an open message.
+void *
+    zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
+                        const char *type_name, size_t *room_p);
+
+//  Publish the open message with a payload of `size` bytes (at most the
+//  room).  Returns 0, or -1 with errno EINVAL (nothing open; or a size
+//  past the room, and then the message is abandoned).
+int
+    zshm_pub_send_close (zshm_pub_t *self, size_t size);
+
+#endif
