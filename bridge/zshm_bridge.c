@@ -543,6 +543,7 @@ typedef struct {
     char *link;                 //  link endpoint; NULL default, "none"
     bool plain;                 //  feed: plain SUB on SOURCE, no metadata
     int sndhwm;                 //  ZMQ_SNDHWM
+    int linkhwm;                //  serve: ZMQ_SNDHWM of the link socket, -1: sndhwm
     int rcvhwm;                 //  ZMQ_RCVHWM
     int64_t maxmsg;             //  largest frame/message, bytes
     int maxframes;              //  most frames per message
@@ -651,6 +652,7 @@ s_self_new (zsock_t *pipe, const char *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->sndhwm = 10000;
+    self->linkhwm = -1;
     self->rcvhwm = 10000;
     self->maxmsg = 16 * 1024 * 1024;
     self->maxframes = 256;
@@ -759,12 +761,15 @@ s_set_option (self_t *self, const char *name, const char *value)
             s_set_error (self, "plain must be 0 or 1, not '%s'", value);
     }
     else
-    if (streq (name, "sndhwm") || streq (name, "rcvhwm")) {
+    if (streq (name, "sndhwm") || streq (name, "rcvhwm") || streq (name, "linkhwm")) {
         if (!s_parse_number (value, 0, INT32_MAX, &number))
             s_set_error (self, "%s must be a number of messages, not '%s'", name, value);
         else
         if (streq (name, "sndhwm"))
             self->sndhwm = (int) number;
+        else
+        if (streq (name, "linkhwm"))
+            self->linkhwm = (int) number;
         else
             self->rcvhwm = (int) number;
     }
@@ -920,6 +925,8 @@ s_start_serve (self_t *self)
         self->linksock = zsock_new (ZMQ_XPUB);
         assert (self->linksock);
         s_socket_options (self, self->linksock, S_XPUB_MAXMSG);
+        if (self->linkhwm >= 0)
+            zsock_set_sndhwm (self->linksock, self->linkhwm);
         if (self->cert) {
             zcert_apply (self->cert, zsock_resolve (self->linksock));
             zsock_set_curve_server (self->linksock, 1);
@@ -2342,6 +2349,11 @@ zshm_bridge_test (bool verbose)
     zshm_bridge_set (bridge, "sndhwm", "lots");
     assert (zshm_bridge_start (bridge, reason, sizeof reason) == -1);
     assert (strstr (reason, "sndhwm"));
+    zactor_destroy (&bridge);
+    bridge = zshm_bridge_new ("shm://x", "tcp://127.0.0.1:*");
+    zshm_bridge_set (bridge, "linkhwm", "-1");
+    assert (zshm_bridge_start (bridge, reason, sizeof reason) == -1);
+    assert (strstr (reason, "linkhwm"));
     zactor_destroy (&bridge);
 
     //  A route end to end in one process: a publisher on channel A, a

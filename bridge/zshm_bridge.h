@@ -84,6 +84,9 @@
                                   metadata; for a non-zshm PUB upstream)
         sndhwm    N               serve: messages queued per peer before
                                   ZeroMQ drops (default 10000)
+        linkhwm   N               serve: the same for bridges on the link,
+                                  in ZeroMQ messages, which may be batches
+                                  (default: sndhwm)
         rcvhwm    N               feed: messages queued (default 10000)
         maxmsg    BYTES           largest frame accepted from the network
                                   (ZMQ_MAXMSGSIZE) and largest message

@@ -40,6 +40,8 @@ static const char *s_usage =
 "  --subscribe PREFIX     feed only topics starting with PREFIX (repeatable;\n"
 "                         default everything)\n"
 "  --sndhwm N             serve: messages queued per peer before drops (10000)\n"
+"  --linkhwm N            serve: the same for bridges on the link, in ZeroMQ\n"
+"                         messages, which may be batches (default: --sndhwm)\n"
 "  --rcvhwm N             feed: messages queued on receipt (10000)\n"
 "  --maxmsg BYTES         largest message accepted from the network (16 MiB)\n"
 "  --maxframes N          most frames per message (256)\n"
@@ -138,7 +140,8 @@ static bool
 s_is_set_option (const char *name)
 {
     static const char *names [] = {
-        "link", "sndhwm", "rcvhwm", "maxmsg", "maxframes", "heartbeat", "idle", "maxhops", NULL
+        "link", "sndhwm", "linkhwm", "rcvhwm", "maxmsg", "maxframes", "heartbeat", "idle",
+        "maxhops", NULL
     };
     for (int index = 0; names [index]; index++)
         if (streq (name, names [index]))

@@ -203,10 +203,11 @@ run_scenario () {
     # --- 3. restart A ------------------------------------------------------
     stop_bridge "$A" a.log
     publish $k2 64 20000
-    # A small high-water mark: A sends the flood of part 4 in batches (a
-    # ZeroMQ message each, up to 64 KiB), so the default of 10000 would
-    # hold all of it and nothing would be dropped to count.
-    spawn A a2.log $RUN_A "$BRIDGE" "shm://$X" "$data" --link "$link" --sndhwm 100 $common
+    # A small high-water mark on the link: A sends the flood of part 4 in
+    # batches (a ZeroMQ message each, up to 64 KiB), so the default of 10000
+    # would hold all of it and nothing would be dropped to count.  The plain
+    # clients keep the default, and must lose nothing.
+    spawn A a2.log $RUN_A "$BRIDGE" "shm://$X" "$data" --link "$link" --linkhwm 100 $common
     wait_for "$WORK/a2.log" "serving shm://$X" 1 10
     wait_for "$WORK/a2.log" "bridge subscribed" 1 15
     wait_for "$WORK/a2.log" "plain client subscribed" 2 15
