@@ -312,8 +312,11 @@ s_unpack (zshm_proto_arena_t *self, const ProtobufCMessageDescriptor *descriptor
         case ZSHM_CODEC_DONE:
             return msg;
         case ZSHM_CODEC_NOMEM:
-            errno = ENOMEM;
-            return NULL;
+            //  The codec asks for the message and room for all its bytes
+            //  at once; protobuf-c may need less, so it has its turn, and
+            //  only its own failure to allocate is ENOMEM.
+            self->failed = false;
+            break;
         case ZSHM_CODEC_PASS:
             break;
     }

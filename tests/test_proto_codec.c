@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "zshm_proto.h"
+#include "zshm.h"
 #include "zshm_codec.h"
 #include "market.pb-c.h"
 #include "test_codec.pb-c.h"
@@ -387,6 +387,51 @@ s_test_type (const ProtobufCMessageDescriptor *descriptor, uint64_t seed, int ro
     free (gen);
 }
 
+//  A subscriber's arena limit: the codec asks for the message and room for
+//  all its bytes at once, protobuf-c for less; where only protobuf-c's
+//  request fits, the message is still received (protobuf-c decodes it), and
+//  where neither fits it fails with ENOMEM.
+static void
+s_test_limit (void)
+{
+    char name [64], endpoint [160];
+    tu_channel (name, sizeof name, "codec");
+    snprintf (endpoint, sizeof endpoint, "shm://%s?capacity=64&slot=1024", name);
+    zshm_pub_t *pub = zshm_pub_new (endpoint);
+    snprintf (endpoint, sizeof endpoint, "shm://%s?from=oldest", name);
+    zshm_sub_t *sub = zshm_sub_new (endpoint, "");
+    CHECK (pub && sub);
+    zshm_sub_set_rcvtimeo (sub, 5000);
+    //  The topic's copy (16 bytes), the message, its bytes: the codec's
+    //  request passes the limit by the payload's size, protobuf-c's not
+    Zshm__Market__Tick tick = ZSHM__MARKET__TICK__INIT;
+    tick.bid = 189.25;
+    tick.sequence = 123456789;
+    tick.volume = 1000000;
+    size_t message = (sizeof tick + 15) & ~(size_t) 15;
+    size_t payload = protobuf_c_message_get_packed_size (&tick.base);
+    CHECK (zshm_sub_set_proto_limit (sub, 16 + message + payload / 2) == 0);
+    CHECK (zshm_pub_send_proto (pub, "t", &tick.base) == 0);
+    const char *topic = NULL;
+    Zshm__Market__Tick *got = (Zshm__Market__Tick *) zshm_sub_recv_proto (
+        sub, &zshm__market__tick__descriptor, &topic);
+    CHECKF (got, "a Tick within protobuf-c's need failed: %s", strerror (errno));
+    CHECK (got->bid == 189.25 && got->sequence == 123456789 && got->volume == 1000000);
+    CHECK (streq (topic, "t") && streq (got->symbol, ""));
+    //  A symbol neither can fit
+    char symbol [400];
+    memset (symbol, 's', sizeof symbol - 1);
+    symbol [sizeof symbol - 1] = 0;
+    tick.symbol = symbol;
+    CHECK (zshm_pub_send_proto (pub, "t", &tick.base) == 0);
+    CHECK (zshm_sub_recv_proto (sub, &zshm__market__tick__descriptor, &topic) == NULL
+           && errno == ENOMEM);
+    CHECK (zshm_sub_proto_errors (sub) == 1);
+    zshm_sub_destroy (&sub);
+    zshm_pub_destroy (&pub);
+    zshm_ring_unlink (name);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -437,6 +482,9 @@ main (int argc, char **argv)
             (unsigned long long) mutations.refused);
     //  Mutations must exercise both sides
     CHECK (mutations.claimed > 0 && mutations.passed > 0 && mutations.refused > 0);
+    s_test_limit ();
+    printf ("test_proto_codec: an arena limit below the codec's request leaves the message "
+            "to protobuf-c\n");
     zshm_proto_arena_destroy (&arena);
     return 0;
 }
