@@ -81,6 +81,7 @@ struct _zshm_codec_plan_t {
     //  must not inherit the plan
     const ProtobufCFieldDescriptor *fields;
     const char *name;
+    size_t name_len;            //  strlen (name)
     size_t sizeof_message;
     bool flat;                  //  false: a record that the type is not flat
     unsigned count;             //  steps, one per field, in field order
@@ -196,6 +197,7 @@ s_plan_new (const ProtobufCMessageDescriptor *descriptor)
     plan->descriptor = descriptor;
     plan->fields = descriptor->fields;
     plan->name = descriptor->name;
+    plan->name_len = descriptor->name ? strlen (descriptor->name) : 0;
     plan->sizeof_message = descriptor->sizeof_message;
     plan->flat = true;
     plan->count = descriptor->n_fields;
@@ -268,6 +270,13 @@ zshm_codec_plan (const ProtobufCMessageDescriptor *descriptor)
     //  The table is full along this path: protobuf-c does the work
     free (made);
     return NULL;
+}
+
+size_t
+zshm_codec_name_len (const zshm_codec_plan_t *plan)
+{
+    assert (plan);
+    return plan->name_len;
 }
 
 bool

@@ -47,6 +47,11 @@ typedef struct _zshm_codec_plan_t zshm_codec_plan_t;
 const zshm_codec_plan_t *
     zshm_codec_plan (const ProtobufCMessageDescriptor *descriptor);
 
+//  Length of the plan's full type name (descriptor->name), kept so that
+//  senders need not measure it on every message.
+size_t
+    zshm_codec_name_len (const zshm_codec_plan_t *plan);
+
 //  True if every field of `descriptor` is one this codec handles.
 bool
     zshm_codec_flat (const ProtobufCMessageDescriptor *descriptor);

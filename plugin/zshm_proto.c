@@ -369,7 +369,8 @@ zshm_pub_send_proto (zshm_pub_t *self, const char *topic, const ProtobufCMessage
         //  Straight into an open slot, unsized: the slot's room bounds it
         size_t room;
         uint8_t *out = (uint8_t *) zshm_pub_send_open (self, topic, topic_size,
-                                                       msg->descriptor->name, &room);
+                                                       msg->descriptor->name,
+                                                       zshm_codec_name_len (plan), &room);
         if (out) {
             size_t packed = zshm_codec_pack (plan, msg, out, room);
             if (packed != ZSHM_CODEC_NOROOM)

@@ -743,12 +743,12 @@ zshm_pub_send_end (zshm_pub_t *self)
 
 void *
 zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
-                    const char *type_name, size_t *room_p)
+                    const char *type_name, size_t type_len, size_t *room_p)
 {
     assert (self);
     assert (room_p);
+    assert (type_name || type_len == 0);
     s_stream_abort (self);
-    size_t type_len = type_name ? strlen (type_name) : 0;
     if (self->sock || self->channel_count != 1 || (!topic && topic_size)
     ||  type_len > ZSHM_RECORD_TYPE_MAX)
         return NULL;
@@ -1007,7 +1007,7 @@ zshm_pub_test (bool verbose)
     assert (seq == zshm_pub_seq (pub));
     //  An open message (zshm_pub_priv.h): sized only when closed
     size_t room = 0;
-    uint8_t *open = (uint8_t *) zshm_pub_send_open (pub, "s", 1, "zshm.Test", &room);
+    uint8_t *open = (uint8_t *) zshm_pub_send_open (pub, "s", 1, "zshm.Test", 9, &room);
     assert (open && room == 64 - 16 - (8 + 9 + 4 + 1 + 4));
     memcpy (open, "abcde", 5);
     assert (zshm_pub_send_close (pub, 5) == 0);
@@ -1020,9 +1020,9 @@ zshm_pub_test (bool verbose)
     //  Nothing open, a size past the room, or another send in between:
     //  nothing is published, and the next message takes the slot
     assert (zshm_pub_send_close (pub, 0) == -1 && errno == EINVAL);
-    assert (zshm_pub_send_open (pub, "s", 1, NULL, &room));
+    assert (zshm_pub_send_open (pub, "s", 1, NULL, 0, &room));
     assert (zshm_pub_send_close (pub, room + 1) == -1 && errno == EINVAL);
-    assert (zshm_pub_send_open (pub, "s", 1, NULL, &room));
+    assert (zshm_pub_send_open (pub, "s", 1, NULL, 0, &room));
     assert (zshm_pub_send (pub, "after", NULL, 0) == 0);
     assert (zshm_pub_send_close (pub, 0) == -1 && errno == EINVAL);
     assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) > 0);
@@ -1031,7 +1031,7 @@ zshm_pub_test (bool verbose)
     //  No room for the topic: nothing opened
     char wide [64];
     memset (wide, 't', sizeof wide);
-    assert (zshm_pub_send_open (pub, wide, sizeof wide, NULL, &room) == NULL);
+    assert (zshm_pub_send_open (pub, wide, sizeof wide, NULL, 0, &room) == NULL);
     char long_type [ZSHM_RECORD_TYPE_MAX + 2];
     memset (long_type, 'T', sizeof long_type - 1);
     long_type [sizeof long_type - 1] = 0;

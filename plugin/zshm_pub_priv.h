@@ -17,14 +17,15 @@
 #include "zshm_pub.h"
 
 //  Open a message [topic][payload] in one slot, with `type_name` (may be
-//  NULL) recorded: returns where the payload goes, and in *room_p how many
+//  NULL; type_len bytes of it) recorded: returns where the payload goes,
+//  and in *room_p how many
 //  bytes fit there (the slot's room and maxmsg, whichever is less).  NULL
 //  (nothing opened, errno untouched) when the publisher has other than one
 //  shm endpoint and no ZeroMQ one, or when the topic and type leave no
 //  room.  Any other send, or zshm_pub_send_abort, abandons an open message.
 void *
     zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
-                        const char *type_name, size_t *room_p);
+                        const char *type_name, size_t type_len, size_t *room_p);
 
 //  Publish the open message with a payload of `size` bytes (at most the
 //  room).  Returns 0, or -1 with errno EINVAL (nothing open; or a size
