@@ -12,6 +12,8 @@
     full or the next message differs in what a batch shares).  Under load
     ZeroMQ then carries tens of messages per message; at a trickle every
     batch holds one message and goes out at once, in the one-message form.
+    Each stream keeps its batch buffer once it has grown (under 128 KiB:
+    S_BATCH_FRAME_MAX), freed with the stream.
 
     Threads.  Each bridge is one actor thread.  A serving bridge waits on
     the ring (zshm_sub has no file descriptor to poll), so it alternates:

@@ -8,14 +8,14 @@
     does not depend on its size, and send_close fills the sizes in.  One
     that does not fit the slot, or is not flat, is sized first; if it fits
     its slot it is packed straight into it (zshm_pub_send_direct), by the
-    codec or protobuf-c's flat pack.  A larger
-    one is packed by protobuf-c through a buffer whose append callback gets
-    consecutive pieces (a tag, a varint, a string...) and hands each to
-    zshm_pub_send_write, which copies it into the fragment, so the packed
-    message is never assembled anywhere else.  The total must be announced
-    up front (send_begin): zshm_codec_size or
-    protobuf_c_message_get_packed_size gives it, one extra walk over the
-    message, far cheaper than a malloc and a second copy.
+    codec or protobuf-c's flat pack.  A larger one is packed by protobuf-c
+    through a buffer whose append callback gets consecutive pieces (a tag,
+    a varint, a string...) and hands each to zshm_pub_send_write, which
+    copies it into the fragment, so the packed message is never assembled
+    anywhere else.  The total must be announced up front (send_begin):
+    zshm_codec_size or protobuf_c_message_get_packed_size gives it, one
+    extra walk over the message, far cheaper than a malloc and a second
+    copy.
 
     Receiving.  zshm_sub_recv copies the message into the subscriber's
     private buffer (the ring protocol forbids decoding shared bytes).  We
