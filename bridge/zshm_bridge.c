@@ -43,6 +43,7 @@
 #include "zshm_sub.h"
 #include "zshm_meta.pb-c.h"
 #include "zshm_bridge.h"
+#include "zshm_varint.h"
 
 //  Longest a serving bridge waits on an idle ring before it looks at its
 //  sockets (commands, subscriptions, heartbeats), ms.
@@ -211,41 +212,7 @@ zshm_bridge_meta_encode (const zshm_bridge_meta_t *meta, void *buf, size_t size)
 }
 
 //  --------------------------------------------------------------------------
-//  Batch frames (Meta.batch): varints, as protobuf writes them
-
-static uint8_t *
-s_put_varint (uint8_t *out, uint64_t value)
-{
-    while (value >= 0x80) {
-        *out++ = (uint8_t) (value | 0x80);
-        value >>= 7;
-    }
-    *out++ = (uint8_t) value;
-    return out;
-}
-
-//  A varint of at most 10 bytes (and 64 bits) from [*at, end); false if
-//  it runs past the end or is longer.
-static bool
-s_get_varint (const uint8_t **at_p, const uint8_t *end, uint64_t *value_p)
-{
-    const uint8_t *at = *at_p;
-    uint64_t value = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (at == end)
-            return false;
-        uint8_t byte = *at++;
-        if (shift == 63 && byte > 1)
-            return false;               //  past 64 bits
-        value |= (uint64_t) (byte & 0x7f) << shift;
-        if (byte < 0x80) {
-            *at_p = at;
-            *value_p = value;
-            return true;
-        }
-    }
-    return false;
-}
+//  Batch frames (Meta.batch): varints, as protobuf writes them (zshm_varint.h)
 
 int
 zshm_bridge_batch_check (const void *data, size_t size, uint32_t count, size_t maxframes,
@@ -258,7 +225,7 @@ zshm_bridge_batch_check (const void *data, size_t size, uint32_t count, size_t m
     }
     for (uint32_t entry = 0; entry < count; entry++) {
         uint64_t increase, frames;
-        if (!s_get_varint (&at, end, &increase) || !s_get_varint (&at, end, &frames)
+        if (!zshm_varint_get (&at, end, &increase) || !zshm_varint_get (&at, end, &frames)
         ||  frames == 0) {
             errno = EPROTO;
             return -1;
@@ -270,7 +237,7 @@ zshm_bridge_batch_check (const void *data, size_t size, uint32_t count, size_t m
         uint64_t total = 0;
         for (uint64_t frame = 0; frame < frames; frame++) {
             uint64_t length;
-            if (!s_get_varint (&at, end, &length) || length > (uint64_t) (end - at)) {
+            if (!zshm_varint_get (&at, end, &length) || length > (uint64_t) (end - at)) {
                 errno = EPROTO;
                 return -1;
             }
@@ -308,14 +275,14 @@ zshm_bridge_batch_next (zshm_bridge_batch_t *batch, zshm_bridge_entry_t *entry)
         return false;
     uint64_t increase, frames, length;
     //  Checked by zshm_bridge_batch_check: these cannot fail
-    bool ok = s_get_varint (&batch->at, batch->end, &increase)
-           && s_get_varint (&batch->at, batch->end, &frames);
+    bool ok = zshm_varint_get (&batch->at, batch->end, &increase)
+           && zshm_varint_get (&batch->at, batch->end, &frames);
     assert (ok);
     batch->source_sequence += increase;
     entry->source_sequence = batch->source_sequence;
     entry->frames = (size_t) frames;
     for (size_t frame = 0; frame < entry->frames; frame++) {
-        ok = s_get_varint (&batch->at, batch->end, &length);
+        ok = zshm_varint_get (&batch->at, batch->end, &length);
         assert (ok);
         entry->data [frame] = batch->at;
         entry->sizes [frame] = (size_t) length;
@@ -331,7 +298,7 @@ zshm_bridge_batch_add (uint8_t **buf, size_t *size, size_t *max, uint64_t increa
                        const void *const *data, const size_t *sizes, size_t frames)
 {
     assert (buf && size && max);
-    size_t need = 20 + 10 * frames;
+    size_t need = ZSHM_VARINT_MAX * (2 + frames);
     for (size_t frame = 0; frame < frames; frame++)
         need += sizes [frame];
     if (need > *max - *size) {
@@ -347,10 +314,10 @@ zshm_bridge_batch_add (uint8_t **buf, size_t *size, size_t *max, uint64_t increa
         *max = grown;
     }
     uint8_t *at = *buf + *size;
-    at = s_put_varint (at, increase);
-    at = s_put_varint (at, frames);
+    at = zshm_varint_put (at, increase);
+    at = zshm_varint_put (at, frames);
     for (size_t frame = 0; frame < frames; frame++) {
-        at = s_put_varint (at, sizes [frame]);
+        at = zshm_varint_put (at, sizes [frame]);
         if (sizes [frame])
             memcpy (at, data [frame], sizes [frame]);
         at += sizes [frame];

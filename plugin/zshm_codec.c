@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "zshm_codec.h"
+#include "zshm_varint.h"
 
 //  Wire types
 enum { S_VARINT = 0, S_BIT64 = 1, S_LENGTH = 2, S_BIT32 = 5 };
@@ -93,25 +94,6 @@ struct _zshm_codec_plan_t {
 #define S_PLANS 1024
 #define S_PROBES 32
 static _Atomic (zshm_codec_plan_t *) s_plans [S_PLANS];
-
-//  Bytes of v as a varint: 1 to 10.
-static inline size_t
-s_varint_size (uint64_t v)
-{
-    unsigned bits = 64 - (unsigned) __builtin_clzll (v | 1);
-    return (bits * 9 + 64) / 64;
-}
-
-static inline uint8_t *
-s_put_varint (uint8_t *out, uint64_t v)
-{
-    while (v >= 0x80) {
-        *out++ = (uint8_t) (v | 0x80);
-        v >>= 7;
-    }
-    *out++ = (uint8_t) v;
-    return out;
-}
 
 static inline uint32_t
 s_zigzag32 (int32_t v)
@@ -212,7 +194,7 @@ s_plan_new (const ProtobufCMessageDescriptor *descriptor)
         step->presence = field->label == PROTOBUF_C_LABEL_NONE ? P_IMPLICIT
                        : kind == K_STRING ? P_POINTER : P_HAS;
         step->default_value = field->default_value;
-        step->key_size = (uint8_t) (s_put_varint (step->key, (uint64_t) field->id << 3
+        step->key_size = (uint8_t) (zshm_varint_put (step->key, (uint64_t) field->id << 3
                                                               | step->wire) - step->key);
         if (field->id < S_DIRECT)
             plan->direct [field->id] = (uint8_t) (index + 1);
@@ -330,35 +312,35 @@ zshm_codec_size (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, siz
                 int32_t v = s_i32 (member);
                 if (implicit && !v)
                     continue;
-                field = v < 0 ? 10 : s_varint_size ((uint32_t) v);
+                field = v < 0 ? 10 : zshm_varint_size ((uint32_t) v);
                 break;
             }
             case K_SINT32: {
                 int32_t v = s_i32 (member);
                 if (implicit && !v)
                     continue;
-                field = s_varint_size (s_zigzag32 (v));
+                field = zshm_varint_size (s_zigzag32 (v));
                 break;
             }
             case K_UINT32: {
                 uint32_t v = s_u32 (member);
                 if (implicit && !v)
                     continue;
-                field = s_varint_size (v);
+                field = zshm_varint_size (v);
                 break;
             }
             case K_UINT64: {
                 uint64_t v = s_u64 (member);
                 if (implicit && !v)
                     continue;
-                field = s_varint_size (v);
+                field = zshm_varint_size (v);
                 break;
             }
             case K_SINT64: {
                 int64_t v = s_i64 (member);
                 if (implicit && !v)
                     continue;
-                field = s_varint_size (s_zigzag64 (v));
+                field = zshm_varint_size (s_zigzag64 (v));
                 break;
             }
             case K_BOOL:
@@ -393,7 +375,7 @@ zshm_codec_size (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, siz
                 size_t length = strlen (v);
                 if (length > UINT32_MAX)
                     return false;
-                field = s_varint_size (length) + length;
+                field = zshm_varint_size (length) + length;
                 break;
             }
             default: {                  //  K_BYTES
@@ -402,7 +384,7 @@ zshm_codec_size (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, siz
                     continue;
                 if ((v.len && !v.data) || v.len > UINT32_MAX)
                     return false;       //  protobuf-c's to judge
-                field = s_varint_size (v.len) + v.len;
+                field = zshm_varint_size (v.len) + v.len;
             }
         }
         size += step->key_size + field;
@@ -463,10 +445,10 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                     continue;
                 value = v ? 1 : 0;
             varint:
-                if (!roomy && (size_t) (end - at) < step->key_size + s_varint_size (value))
+                if (!roomy && (size_t) (end - at) < step->key_size + zshm_varint_size (value))
                     return ZSHM_CODEC_NOROOM;
                 at = s_put_key (at, step, roomy);
-                at = s_put_varint (at, value);
+                at = zshm_varint_put (at, value);
                 break;
             }
             case K_FIXED32:
@@ -510,12 +492,12 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                     data = v.data;
                     length = v.len;
                 }
-                size_t need = step->key_size + s_varint_size (length);
+                size_t need = step->key_size + zshm_varint_size (length);
                 if ((size_t) (end - at) < need || (size_t) (end - at) - need < length
                 ||  (length && !data))
                     return ZSHM_CODEC_NOROOM;
                 at = s_put_key (at, step, false);
-                at = s_put_varint (at, length);
+                at = zshm_varint_put (at, length);
                 if (length)
                     memcpy (at, data, length);
                 at += length;
@@ -523,33 +505,6 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
         }
     }
     return (size_t) (at - out);
-}
-
-//  A varint of at most 10 bytes at *at_p (before end): its value, bits past
-//  the 64th dropped as protobuf-c drops them, and *at_p moved past it;
-//  false for anything longer or cut short, which protobuf-c refuses.
-static inline bool
-s_get_varint (const uint8_t **at_p, const uint8_t *end, uint64_t *value_p)
-{
-    const uint8_t *at = *at_p;
-    if (at < end && *at < 0x80) {
-        *value_p = *at;
-        *at_p = at + 1;
-        return true;
-    }
-    uint64_t value = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-        if (at == end)
-            return false;
-        uint8_t byte = *at++;
-        value |= (uint64_t) (byte & 0x7f) << shift;
-        if (byte < 0x80) {
-            *at_p = at;
-            *value_p = value;
-            return true;
-        }
-    }
-    return false;
 }
 
 //  The step of field number id; NULL if none.
@@ -641,7 +596,7 @@ zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
             case K_BYTES: {
                 //  protobuf-c reads at most 5 bytes of length: take 4
                 const uint8_t *start = at;
-                if (!s_get_varint (&at, end, &value) || at - start > 4
+                if (!zshm_varint_get (&at, end, &value) || at - start > 4
                 ||  value > (uint64_t) (end - at))
                     return ZSHM_CODEC_PASS;
                 size_t length = (size_t) value;
@@ -669,7 +624,7 @@ zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
             }
             default: {
                 const uint8_t *start = at;
-                if (!s_get_varint (&at, end, &value))
+                if (!zshm_varint_get (&at, end, &value))
                     return ZSHM_CODEC_PASS;
                 switch (step->kind) {
                     case K_INT32:

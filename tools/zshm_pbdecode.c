@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "zshm_pbdecode.h"
+#include "zshm_varint.h"
 #include "zshm_toolutil.h"
 
 //  descriptor.proto's FieldDescriptorProto.Type
@@ -121,23 +122,18 @@ typedef struct {
     size_t size;                    //  their length
 } s_item_t;
 
+//  A varint (zshm_varint.h: at most ten bytes, bits past the 64th dropped,
+//  as protobuf's own parser does); -1 if cut short or longer.
 static int
 s_varint (s_wire_t *wire, uint64_t *value_p)
 {
-    uint64_t value = 0;
-    for (int index = 0; index < 10; index++) {
-        if (wire->offset >= wire->size)
-            return -1;
-        uint8_t byte = wire->data [wire->offset++];
-        //  The tenth byte carries bit 63 only; higher bits are dropped, as
-        //  protobuf's own parser does.
-        value |= (uint64_t) (byte & 0x7f) << (7 * index);
-        if (!(byte & 0x80)) {
-            *value_p = value;
-            return 0;
-        }
-    }
-    return -1;                      //  more than ten bytes
+    if (wire->offset >= wire->size)
+        return -1;
+    const uint8_t *at = wire->data + wire->offset;
+    if (!zshm_varint_get (&at, wire->data + wire->size, value_p))
+        return -1;
+    wire->offset = (size_t) (at - wire->data);
+    return 0;
 }
 
 static uint64_t
@@ -1890,11 +1886,8 @@ typedef struct {
 static void
 s_put_varint (s_builder_t *b, uint64_t value)
 {
-    do {
-        uint8_t byte = value & 0x7f;
-        value >>= 7;
-        b->bytes [b->size++] = byte | (value ? 0x80 : 0);
-    } while (value);
+    assert (b->size + ZSHM_VARINT_MAX <= sizeof b->bytes);
+    b->size = (size_t) (zshm_varint_put (b->bytes + b->size, value) - b->bytes);
 }
 
 static void
