@@ -291,6 +291,38 @@ s_pin (int cpu)
 }
 
 int
+bench_echo (bench_pair_t *pair, void *in, bench_recv_fn *recv, void *out, bench_send_fn *send,
+            size_t size)
+{
+    uint8_t *buf = (uint8_t *) calloc (1, size);
+    if (!buf)
+        return bench_fail (pair, "out of memory");
+    int rc = -1;
+    for (;;) {
+        int got = recv (in, buf, size);
+        if (got < 0) {
+            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
+                bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
+                break;
+            }
+            if (bench_stopping (pair)) {
+                rc = 0;
+                break;
+            }
+            continue;
+        }
+        if (got >= 8 && bench_get64 (buf) == BENCH_QUIT) {
+            rc = 0;
+            break;
+        }
+        //  A PUB drops rather than fail; the ping side times out if so.
+        send (out, buf, (size_t) got);
+    }
+    free (buf);
+    return rc;
+}
+
+int
 bench_wait (bench_pair_t *pair, _Atomic int *flag, int value, const char *what)
 {
     uint64_t deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
@@ -932,7 +964,6 @@ s_ring_process (bench_t *bench, bench_row_t *row)
 //  arrives, so the slow joiner costs nothing measured.
 
 #define S_ZMQ_PROBE UINT64_MAX          //  handshake, not counted
-#define S_ZMQ_QUIT  (UINT64_MAX - 1)    //  echo side: leave
 #define S_ZMQ_POLL_MS 10                //  receive timeout between checks
 
 typedef struct {
@@ -956,14 +987,6 @@ typedef struct {
     uint64_t lost;              //  throughput: gaps in B's sequence
     uint64_t disorder;          //  throughput: sequence went backwards
 } s_zmq_arg_t;
-
-static inline uint64_t
-s_zmq_seq (const void *buf)
-{
-    uint64_t seq;
-    memcpy (&seq, buf, sizeof seq);
-    return seq;
-}
 
 static void *
 s_zmq_socket (bench_pair_t *pair, int type)
@@ -1080,7 +1103,7 @@ s_zmq_ping (bench_pair_t *pair)
     bench_lat_t lat;
     bench_lat_start (bench, &lat);
     for (uint64_t count = 0; bench_lat_more (bench, &lat); count++) {
-        memcpy (out, &count, sizeof count);
+        bench_put64 (out, count);
         uint64_t begin = bench_stamp_begin ();
         if (zmq_send (pub, out, arg->size, 0) < 0) {
             bench_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
@@ -1090,7 +1113,7 @@ s_zmq_ping (bench_pair_t *pair)
         uint64_t deadline = 0;
         for (;;) {
             int size = zmq_recv (sub, in, arg->size, 0);
-            if (size >= 8 && s_zmq_seq (in) == count)
+            if (size >= 8 && bench_get64 (in) == count)
                 break;
             if (size < 0 && zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
                 bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
@@ -1110,8 +1133,7 @@ s_zmq_ping (bench_pair_t *pair)
         bench_lat_add (bench, &lat, begin, bench_stamp_end ());
     }
     rc = bench_lat_finish (bench, pair->row);
-    uint64_t quit = S_ZMQ_QUIT;
-    memcpy (out, &quit, sizeof quit);
+    bench_put64 (out, BENCH_QUIT);
     zmq_send (pub, out, arg->size, 0);
 done:
     if (sub)
@@ -1123,48 +1145,38 @@ done:
     return rc;
 }
 
+//  zmq_recv and zmq_send as bench_echo wants them.
+static int
+s_zmq_recv_payload (void *socket, void *buf, size_t max)
+{
+    int size = zmq_recv (socket, buf, max, 0);
+    return size < 0 ? -1 : (size_t) size < max ? size : (int) max;
+}
+
+static int
+s_zmq_send_payload (void *socket, const void *data, size_t size)
+{
+    return zmq_send (socket, data, size, 0) < 0 ? -1 : 0;
+}
+
 static int
 s_zmq_pong (bench_pair_t *pair)
 {
     s_zmq_arg_t *arg = (s_zmq_arg_t *) pair->arg;
     void *pub = NULL, *sub = NULL;
     int rc = -1;
-    unsigned char *buf = (unsigned char *) calloc (1, arg->size);
-    if (!buf) {
-        bench_fail (pair, "out of memory");
-        goto done;
-    }
     if (!(pub = s_zmq_pub (pair, "ba", arg->ep_ba, sizeof arg->ep_ba)))
         goto done;
     atomic_store_explicit (&arg->b_bound, 1, memory_order_release);
     if (bench_wait (pair, &arg->a_bound, 1, "the ping side")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
         goto done;
-    for (;;) {
-        int size = zmq_recv (sub, buf, arg->size, 0);
-        if (size < 0) {
-            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
-                bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
-                break;
-            }
-            if (bench_stopping (pair)) {
-                rc = 0;
-                break;
-            }
-            continue;
-        }
-        if (size >= 8 && s_zmq_seq (buf) == S_ZMQ_QUIT) {
-            rc = 0;
-            break;
-        }
-        zmq_send (pub, buf, (size_t) size < arg->size ? (size_t) size : arg->size, 0);
-    }
+    rc = bench_echo (pair, sub, s_zmq_recv_payload, pub, s_zmq_send_payload, arg->size);
 done:
     if (sub)
         zmq_close (sub);
     if (pub)
         zmq_close (pub);
-    free (buf);
     return rc;
 }
 
@@ -1191,7 +1203,7 @@ s_zmq_write (bench_pair_t *pair)
     uint64_t deadline = arg->start + bench_ms_ticks (pair->bench->duration_ms);
     do {
         for (int index = 0; index < 64; index++, seq++) {
-            memcpy (out, &seq, sizeof seq);
+            bench_put64 (out, seq);
             if (zmq_send (pub, out, arg->size, 0) < 0) {
                 bench_fail (pair, "zmq_send: %s", zmq_strerror (zmq_errno ()));
                 goto done;
@@ -1245,7 +1257,7 @@ s_zmq_read (bench_pair_t *pair)
         }
         if (size < 8)
             continue;
-        uint64_t seq = s_zmq_seq (buf);
+        uint64_t seq = bench_get64 (buf);
         if (seq == S_ZMQ_PROBE) {
             atomic_store_explicit (&arg->joined, 1, memory_order_release);
             continue;

@@ -77,14 +77,6 @@ typedef struct {
     uint64_t disorder;          //  throughput: sequence went backwards
 } s_oneway_arg_t;
 
-static inline uint64_t
-s_get64 (const void *data)
-{
-    uint64_t value;
-    memcpy (&value, data, sizeof value);
-    return value;
-}
-
 //  B's end: a PUB it binds (zmq) or the publisher made for it (bridge).
 typedef struct {
     s_oneway_arg_t *arg;        //  the shared argument
@@ -228,7 +220,7 @@ s_join (bench_pair_t *pair, s_receiver_t *receiver, void *buf, size_t max)
     uint64_t deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
     while (bench_mono_ns () < deadline) {
         int size = s_recv (receiver, buf, max);
-        if (size >= 8 && s_get64 (buf) == S_PROBE) {
+        if (size >= 8 && bench_get64 (buf) == S_PROBE) {
             atomic_store_explicit (&arg->joined, 1, memory_order_release);
             return 0;
         }
@@ -247,7 +239,7 @@ s_probe (bench_pair_t *pair, s_sender_t *sender, void *buf, size_t size)
 {
     s_oneway_arg_t *arg = (s_oneway_arg_t *) pair->arg;
     uint64_t probe = S_PROBE;
-    memcpy (buf, &probe, sizeof probe);
+    bench_put64 (buf, probe);
     while (!atomic_load_explicit (&arg->joined, memory_order_acquire)) {
         if (bench_stopping (pair))
             return bench_fail (pair, "stopped before the receiver joined");
@@ -283,8 +275,8 @@ s_latency_receive (bench_pair_t *pair)
         for (;;) {
             int size = s_recv (&receiver, buf, arg->size);
             uint64_t end = bench_stamp_end ();
-            if (size >= 8 && s_get64 (buf) != S_PROBE) {
-                uint64_t begin = s_get64 (buf);
+            if (size >= 8 && bench_get64 (buf) != S_PROBE) {
+                uint64_t begin = bench_get64 (buf);
                 //  Sent after we asked, or it is not the answer.
                 if (begin < asked || begin > end) {
                     bench_fail (pair, "message %" PRIu64 " carries a stamp from elsewhere",
@@ -340,7 +332,7 @@ s_latency_send (bench_pair_t *pair)
             sched_yield ();
         }
         uint64_t begin = bench_stamp_begin ();
-        memcpy (out, &begin, sizeof begin);
+        bench_put64 (out, begin);
         if (s_send (&sender, out, arg->size)) {
             bench_fail (pair, "sending: %s", strerror (errno));
             goto done;
@@ -371,7 +363,7 @@ s_tput_send (bench_pair_t *pair)
     uint64_t deadline = arg->start + bench_ms_ticks (pair->bench->duration_ms);
     do {
         for (int index = 0; index < 64; index++, seq++) {
-            memcpy (out, &seq, sizeof seq);
+            bench_put64 (out, seq);
             if (s_send (&sender, out, arg->size)) {
                 bench_fail (pair, "sending: %s", strerror (errno));
                 goto done;
@@ -412,8 +404,8 @@ s_tput_receive (bench_pair_t *pair)
     for (;;) {
         int size = s_recv (&receiver, buf, arg->size);
         if (size >= 8) {
-            if (s_get64 (buf) != S_PROBE) {
-                bench_count (&counter, s_get64 (buf));
+            if (bench_get64 (buf) != S_PROBE) {
+                bench_count (&counter, bench_get64 (buf));
                 quiet_since = 0;
             }
         }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #if defined(__x86_64__)
 #    include <x86intrin.h>
@@ -365,6 +366,39 @@ int
 int
     bench_pair_run (bench_t *bench, bench_row_t *row, bench_mode_t mode,
                     bench_side_fn *side_a, bench_side_fn *side_b, void *arg, size_t arg_size);
+
+//  --------------------------------------------------------------------------
+//  Payloads: rows carry a sequence number or a stamp in their first 8
+//  bytes, and BENCH_QUIT there tells an echo side to leave.
+
+#define BENCH_QUIT (UINT64_MAX - 1)
+
+static inline uint64_t
+bench_get64 (const void *data)
+{
+    uint64_t value;
+    memcpy (&value, data, sizeof value);
+    return value;
+}
+
+static inline void
+bench_put64 (void *data, uint64_t value)
+{
+    memcpy (data, &value, sizeof value);
+}
+
+//  Receive one payload (at most max bytes) from `socket`: its size, or -1
+//  with zmq_errno () EAGAIN/EINTR (nothing yet) or another error.
+typedef int (bench_recv_fn) (void *socket, void *buf, size_t max);
+//  Send one payload to `socket`: 0, or -1.
+typedef int (bench_send_fn) (void *socket, const void *data, size_t size);
+
+//  The echo side of a ping-pong: receive each payload from `in` and send it
+//  back on `out`, until BENCH_QUIT comes or side A is done.  Returns 0, or
+//  -1 with the failure recorded.
+int
+    bench_echo (bench_pair_t *pair, void *in, bench_recv_fn *recv, void *out,
+                bench_send_fn *send, size_t size);
 
 //  --------------------------------------------------------------------------
 //  Cleaning up after an interrupted run: channels and ipc files of the row

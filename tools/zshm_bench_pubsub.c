@@ -62,20 +62,6 @@
 #define S_WARM              0           //  tag of an untimed warm-up message
 #define S_ENDPOINT_MAX      192         //  bytes of an endpoint string
 
-static inline uint64_t
-s_get64 (const void *data)
-{
-    uint64_t value;
-    memcpy (&value, data, sizeof value);
-    return value;
-}
-
-static inline void
-s_put64 (void *data, uint64_t value)
-{
-    memcpy (data, &value, sizeof value);
-}
-
 //  The slot size that carries a `size`-byte payload in one slot.
 static size_t
 s_slot_for (size_t size)
@@ -206,7 +192,7 @@ s_pubsub_ping (bench_pair_t *pair)
     if (lat.warmup < arg->capacity)
         lat.warmup = arg->capacity;
     for (uint64_t count = 1; bench_lat_more (bench, &lat); count++) {
-        s_put64 (out, count);
+        bench_put64 (out, count);
         uint64_t begin = bench_stamp_begin ();
         zshm_pub_send (pub, S_TOPIC, out, arg->size);
         int frames = s_sub_recv (pair, sub);
@@ -217,7 +203,7 @@ s_pubsub_ping (bench_pair_t *pair)
         }
         size_t size = 0;
         const void *data = frames == 2 ? zshm_sub_frame (sub, 1, &size) : NULL;
-        if (!data || size != arg->size || s_get64 (data) != count) {
+        if (!data || size != arg->size || bench_get64 (data) != count) {
             bench_fail (pair, "echo %" PRIu64 " came back wrong (%d frames, %zu bytes)",
                         count, frames, size);
             goto done;
@@ -448,7 +434,6 @@ bench_czmq_init (void)
 //  sequence numbers, as the zmq rows do (the subscriber actor drops at its
 //  high-water mark, like a PUB socket).
 
-#define S_ACTOR_QUIT (UINT64_MAX - 1)   //  echo side: leave
 
 typedef struct {
     size_t size;                //  payload bytes
@@ -521,7 +506,7 @@ s_actor_ping (bench_pair_t *pair)
     bench_lat_t lat;
     bench_lat_start (bench, &lat);
     for (uint64_t count = 1; bench_lat_more (bench, &lat); count++) {
-        s_put64 (out, count);
+        bench_put64 (out, count);
         uint64_t begin = bench_stamp_begin ();
         if (s_actor_send (arg->pub_ab, out, arg->size)) {
             bench_fail (pair, "sending to the publisher actor: %s", zmq_strerror (zmq_errno ()));
@@ -530,7 +515,7 @@ s_actor_ping (bench_pair_t *pair)
         uint64_t deadline = 0;
         for (;;) {
             int size = s_actor_recv (arg->sub_ba, in, arg->size);
-            if (size >= 8 && s_get64 (in) == count)
+            if (size >= 8 && bench_get64 (in) == count)
                 break;
             if (size < 0 && zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
                 bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
@@ -548,7 +533,7 @@ s_actor_ping (bench_pair_t *pair)
         bench_lat_add (bench, &lat, begin, bench_stamp_end ());
     }
     rc = bench_lat_finish (bench, pair->row);
-    s_put64 (out, S_ACTOR_QUIT);
+    bench_put64 (out, BENCH_QUIT);
     s_actor_send (arg->pub_ab, out, arg->size);
 done:
     free (out);
@@ -560,31 +545,7 @@ static int
 s_actor_pong (bench_pair_t *pair)
 {
     s_actor_arg_t *arg = (s_actor_arg_t *) pair->arg;
-    uint8_t *buf = (uint8_t *) calloc (1, arg->size);
-    if (!buf)
-        return bench_fail (pair, "out of memory");
-    int rc = -1;
-    for (;;) {
-        int size = s_actor_recv (arg->sub_ab, buf, arg->size);
-        if (size < 0) {
-            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
-                bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
-                break;
-            }
-            if (bench_stopping (pair)) {
-                rc = 0;
-                break;
-            }
-            continue;
-        }
-        if (size >= 8 && s_get64 (buf) == S_ACTOR_QUIT) {
-            rc = 0;
-            break;
-        }
-        s_actor_send (arg->pub_ba, buf, (size_t) size);
-    }
-    free (buf);
-    return rc;
+    return bench_echo (pair, arg->sub_ab, s_actor_recv, arg->pub_ba, s_actor_send, arg->size);
 }
 
 static int
@@ -601,7 +562,7 @@ s_actor_write (bench_pair_t *pair)
     uint64_t deadline = arg->start + bench_ms_ticks (pair->bench->duration_ms);
     do {
         for (int index = 0; index < 64; index++, seq++) {
-            s_put64 (out, seq);
+            bench_put64 (out, seq);
             //  The publisher actor's pipe pushes back when it is full: a
             //  send may wait, as on a PUB socket's pipe it would not.
             if (s_actor_send (arg->pub_ab, out, arg->size)) {
@@ -633,7 +594,7 @@ s_actor_read (bench_pair_t *pair)
     for (;;) {
         int size = s_actor_recv (arg->sub_ab, buf, arg->size);
         if (size >= 8) {
-            bench_count (&counter, s_get64 (buf));
+            bench_count (&counter, bench_get64 (buf));
             quiet_since = 0;
         }
         else
@@ -814,7 +775,7 @@ s_block_receive (bench_pair_t *pair)
             bench_fail (pair, "a malformed message (%d frames, %zu bytes)", frames, size);
             goto done;
         }
-        uint64_t tag = s_get64 (data);
+        uint64_t tag = bench_get64 (data);
         if (tag == S_WARM)
             continue;
         if (tag != expected) {
@@ -822,7 +783,7 @@ s_block_receive (bench_pair_t *pair)
             goto done;
         }
         expected++;
-        bench_lat_add (bench, &lat, s_get64 (data + 8), end);
+        bench_lat_add (bench, &lat, bench_get64 (data + 8), end);
     }
     rc = bench_lat_finish (bench, pair->row);
 done:
@@ -858,9 +819,9 @@ s_block_publish (bench_pair_t *pair)
                         + random % (S_BLOCK_GAP_MAX_US - S_BLOCK_GAP_MIN_US + 1);
         struct timespec pause = { 0, (long) gap_us * 1000 };
         nanosleep (&pause, NULL);
-        s_put64 (out, tag);
+        bench_put64 (out, tag);
         uint64_t begin = bench_stamp_begin ();
-        s_put64 (out + 8, begin);
+        bench_put64 (out + 8, begin);
         zshm_pub_send (pub, S_TOPIC, out, arg->size);
     }
     rc = 0;
@@ -996,8 +957,8 @@ s_proto_receive (bench_pair_t *pair)
                     bench_fail (pair, "a %zu-byte message", size);
                     goto done;
                 }
-                tag = s_get64 (data);
-                begin = s_get64 ((const uint8_t *) data + 8);
+                tag = bench_get64 (data);
+                begin = bench_get64 ((const uint8_t *) data + 8);
                 end = bench_stamp_end ();
             }
             else {
@@ -1038,8 +999,8 @@ s_proto_send (s_proto_arg_t *arg, zshm_pub_t *pub, Zshm__Market__Tick *tick, uin
 {
     uint64_t begin = bench_stamp_begin ();
     if (arg->kind == S_PROTO_RAW) {
-        s_put64 (raw, tag);
-        s_put64 (raw + 8, begin);
+        bench_put64 (raw, tag);
+        bench_put64 (raw + 8, begin);
         zshm_pub_send (pub, S_TOPIC, raw, arg->size);
         return;
     }
