@@ -327,6 +327,8 @@ bench_wait (bench_pair_t *pair, _Atomic int *flag, int value, const char *what)
 {
     uint64_t deadline = bench_mono_ns () + BENCH_TIMEOUT_MS * 1000000ULL;
     for (uint64_t spins = 1;; spins++) {
+        //  Acquire, from the partner's release of the flag (see the
+        //  handshake flags in zshm_bench_priv.h).
         if (atomic_load_explicit (flag, memory_order_acquire) >= value)
             return 0;
         if ((spins & 1023) == 0) {
@@ -529,12 +531,16 @@ s_limit_ping (bench_pair_t *pair)
     bench_lat_start (bench, &lat);
     for (uint64_t value = 1; bench_lat_more (bench, &lat); value++) {
         uint64_t begin = bench_stamp_begin ();
+        //  The line bounced is the ping/pong pair itself: release/acquire
+        //  on each (partners: the loads of ping in s_limit_echo and of
+        //  pong here) is all the ordering there is to measure.
         atomic_store_explicit (&arg->ping, value, memory_order_release);
         //  No timeout: B is a thread of ours and cannot vanish.
         while (atomic_load_explicit (&arg->pong, memory_order_acquire) != value)
             bench_relax ();
         bench_lat_add (bench, &lat, begin, bench_stamp_end ());
     }
+    //  Release, to s_limit_echo's acquire of ping: B leaves.
     atomic_store_explicit (&arg->ping, S_LIMIT_STOP, memory_order_release);
     return bench_lat_finish (bench, pair->row);
 }
@@ -543,13 +549,16 @@ static int
 s_limit_echo (bench_pair_t *pair)
 {
     s_limit_arg_t *arg = (s_limit_arg_t *) pair->arg;
+    //  Release, to the ping side's bench_wait on ready.
     atomic_store_explicit (&arg->ready, 1, memory_order_release);
     uint64_t seen = 0;
     for (uint64_t spins = 1;; spins++) {
+        //  Acquire, from the ping side's release of ping.
         uint64_t value = atomic_load_explicit (&arg->ping, memory_order_acquire);
         if (value != seen) {
             if (value == S_LIMIT_STOP)
                 return 0;
+            //  Release, to the ping side's acquire of pong.
             atomic_store_explicit (&arg->pong, value, memory_order_release);
             seen = value;
         }
@@ -680,6 +689,7 @@ s_ring_ping (bench_pair_t *pair)
     }
     if (!(ab = s_ring_writer (pair, arg->heap_ab, arg->name_ab)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
     if (bench_wait (pair, &arg->b_ready, 1, "the echo side")
     ||  !(reader = s_ring_reader (pair, arg->heap_ba, arg->name_ba, &ba)))
@@ -736,6 +746,7 @@ s_ring_pong (bench_pair_t *pair)
     ||  !(reader = s_ring_reader (pair, arg->heap_ab, arg->name_ab, &ab))
     ||  !(ba = s_ring_writer (pair, arg->heap_ba, arg->name_ba)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
     for (;;) {
         ssize_t size = s_ring_recv (pair, reader, buf, arg->size);
@@ -778,6 +789,7 @@ s_ring_write (bench_pair_t *pair)
         zshm_ring_send (ab, out, arg->size);
     arg->first = zshm_ring_head (ab);
     //  Release: `first` is visible to whoever sees ab_ready.
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
     if (bench_wait (pair, &arg->b_ready, 1, "the reader"))
         goto done;
@@ -828,6 +840,7 @@ s_ring_read (bench_pair_t *pair)
         bench_fail (pair, "zshm_reader_new: %s", strerror (errno));
         goto done;
     }
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
     uint64_t deadline = 0;
     for (uint64_t empty = 1;; ) {
@@ -1065,6 +1078,8 @@ s_zmq_join (bench_pair_t *pair, void *pub, void *sub)
             }
         }
         else {
+            //  Acquire, from the receiver's release of joined when the
+            //  first probe arrived (handshake flags: zshm_bench_priv.h).
             if (atomic_load_explicit (&arg->joined, memory_order_acquire)) {
                 rc = 0;
                 break;
@@ -1094,6 +1109,7 @@ s_zmq_ping (bench_pair_t *pair)
     }
     if (!(pub = s_zmq_pub (pair, "ab", arg->ep_ab, sizeof arg->ep_ab)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->a_bound, 1, memory_order_release);
     if (bench_wait (pair, &arg->b_bound, 1, "the echo side")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ba))
@@ -1167,6 +1183,7 @@ s_zmq_pong (bench_pair_t *pair)
     int rc = -1;
     if (!(pub = s_zmq_pub (pair, "ba", arg->ep_ba, sizeof arg->ep_ba)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_bound, 1, memory_order_release);
     if (bench_wait (pair, &arg->a_bound, 1, "the ping side")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
@@ -1194,6 +1211,7 @@ s_zmq_write (bench_pair_t *pair)
     memset (out, 0x5a, arg->size);
     if (!(pub = s_zmq_pub (pair, "ab", arg->ep_ab, sizeof arg->ep_ab)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->a_bound, 1, memory_order_release);
     if (bench_wait (pair, &arg->b_ready, 1, "the subscriber")
     ||  s_zmq_join (pair, pub, NULL))
@@ -1211,6 +1229,8 @@ s_zmq_write (bench_pair_t *pair)
         }
     } while (bench_now () < deadline);
     atomic_store_explicit (&arg->sent, seq, memory_order_relaxed);
+    //  Release: `sent` above is final; the receiver's acquire of done
+    //  below reads it (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->done, 1, memory_order_release);
     //  Closing the PUB now would throw away what is still queued for the
     //  SUB; keep it open until the SUB has counted everything.
@@ -1236,6 +1256,7 @@ s_zmq_read (bench_pair_t *pair)
     if (bench_wait (pair, &arg->a_bound, 1, "the publisher")
     ||  !(sub = s_zmq_sub (pair, arg->ep_ab)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
     uint64_t expected = 0, received = 0, lost = 0, disorder = 0, last = 0;
     for (;;) {
@@ -1259,6 +1280,7 @@ s_zmq_read (bench_pair_t *pair)
             continue;
         uint64_t seq = bench_get64 (buf);
         if (seq == S_ZMQ_PROBE) {
+            //  Release, to the sender's acquire of joined.
             atomic_store_explicit (&arg->joined, 1, memory_order_release);
             continue;
         }
@@ -1270,6 +1292,7 @@ s_zmq_read (bench_pair_t *pair)
         }
         else
             disorder++;
+        //  Acquire, from the sender's release of done: `sent` is final.
         if (atomic_load_explicit (&arg->done, memory_order_acquire)
         &&  expected >= atomic_load_explicit (&arg->sent, memory_order_relaxed))
             break;
@@ -1283,6 +1306,8 @@ s_zmq_read (bench_pair_t *pair)
     arg->disorder = disorder;
     rc = 0;
 done:
+    //  Release: the counts above are stored (handshake flags:
+    //  zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_finished, 1, memory_order_release);
     if (sub)
         zmq_close (sub);

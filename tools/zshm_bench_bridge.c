@@ -221,6 +221,7 @@ s_join (bench_pair_t *pair, s_receiver_t *receiver, void *buf, size_t max)
     while (bench_mono_ns () < deadline) {
         int size = s_recv (receiver, buf, max);
         if (size >= 8 && bench_get64 (buf) == S_PROBE) {
+            //  Release, to s_probe's acquire of joined.
             atomic_store_explicit (&arg->joined, 1, memory_order_release);
             return 0;
         }
@@ -240,6 +241,7 @@ s_probe (bench_pair_t *pair, s_sender_t *sender, void *buf, size_t size)
     s_oneway_arg_t *arg = (s_oneway_arg_t *) pair->arg;
     uint64_t probe = S_PROBE;
     bench_put64 (buf, probe);
+    //  Acquire, from s_join's release of joined.
     while (!atomic_load_explicit (&arg->joined, memory_order_acquire)) {
         if (bench_stopping (pair))
             return bench_fail (pair, "stopped before the receiver joined");
@@ -414,6 +416,7 @@ s_tput_receive (bench_pair_t *pair)
             bench_fail (pair, "receiving: %s", strerror (errno));
             goto done;
         }
+        //  Acquire, from the sender's release of done: `sent` is final.
         if (atomic_load_explicit (&arg->done, memory_order_acquire)) {
             if (atomic_load (&pair->control->b_state) < 0) {
                 bench_fail (pair, "the sender failed");

@@ -357,6 +357,13 @@ bench_stopping (bench_pair_t *pair)
 
 //  Wait until *flag >= value: a setup handshake.  Returns 0, or -1 with
 //  the reason recorded (timeout, partner failed, told to stop).
+//
+//  Handshake flags in a row's shared argument (..._ready, ..._bound,
+//  joined, done, b_finished) are stored with release once the work they
+//  announce is done: a ring or socket made, an endpoint written beside
+//  the flag, a count (`sent`) stored.  bench_wait, or the partner's own
+//  loop, loads them with acquire, so it sees that work too.  Nothing else
+//  in the argument is written by both sides at once.
 int
     bench_wait (bench_pair_t *pair, _Atomic int *flag, int value, const char *what);
 

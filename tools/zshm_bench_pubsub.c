@@ -181,6 +181,7 @@ s_pubsub_ping (bench_pair_t *pair)
     }
     if (!(pub = s_pub_new (pair, arg->pub_ab)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
     if (bench_wait (pair, &arg->b_ready, 1, "the echo side")
     ||  !(sub = s_sub_new (pair, arg->sub_ba, S_RECV_POLL_MS)))
@@ -229,6 +230,7 @@ s_pubsub_pong (bench_pair_t *pair)
     ||  !(sub = s_sub_new (pair, arg->sub_ab, S_RECV_POLL_MS))
     ||  !(pub = s_pub_new (pair, arg->pub_ba)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
     for (;;) {
         int frames = s_sub_recv (pair, sub);
@@ -268,6 +270,7 @@ s_pubsub_write (bench_pair_t *pair)
     //  A lap before the reader reads, so that no first touch is timed.
     for (size_t index = 0; index < arg->capacity; index++)
         zshm_pub_send (pub, S_TOPIC, out, arg->size);
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->ab_ready, 1, memory_order_release);
     if (bench_wait (pair, &arg->b_ready, 1, "the reader"))
         goto done;
@@ -305,6 +308,7 @@ s_pubsub_read (bench_pair_t *pair)
     if (!(sub = s_sub_new (pair, endpoint, 0)))
         goto done;
     uint64_t lost_before = zshm_sub_lost (sub);
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->b_ready, 1, memory_order_release);
     uint64_t received = 0, deadline = 0;
     for (uint64_t empty = 1;; ) {
@@ -575,6 +579,7 @@ s_actor_write (bench_pair_t *pair)
     rc = 0;
 done:
     atomic_store_explicit (&arg->sent, seq, memory_order_relaxed);
+    //  Release: `sent` above is final, for the receiver's acquire of done.
     atomic_store_explicit (&arg->done, 1, memory_order_release);
     free (out);
     return rc;
@@ -602,6 +607,7 @@ s_actor_read (bench_pair_t *pair)
             free (buf);
             return bench_fail (pair, "zmq_recv: %s", zmq_strerror (zmq_errno ()));
         }
+        //  Acquire, from the writer's release of done: `sent` is final.
         if (atomic_load_explicit (&arg->done, memory_order_acquire)) {
             uint64_t sent = atomic_load_explicit (&arg->sent, memory_order_relaxed);
             if (counter.expected >= sent)
@@ -753,6 +759,7 @@ s_block_receive (bench_pair_t *pair)
     if (bench_wait (pair, &arg->pub_ready, 1, "the publisher")
     ||  !(sub = s_sub_new (pair, arg->sub, S_RECV_POLL_MS)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->sub_ready, 1, memory_order_release);
     pair->row->one_way = true;
     bench_lat_t lat;
@@ -804,6 +811,7 @@ s_block_publish (bench_pair_t *pair)
     }
     if (!(pub = s_pub_new (pair, arg->pub)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->pub_ready, 1, memory_order_release);
     if (bench_wait (pair, &arg->sub_ready, 1, "the subscriber"))
         goto done;
@@ -905,6 +913,7 @@ s_proto_receive (bench_pair_t *pair)
     if (bench_wait (pair, &arg->pub_ready, 1, "the publisher")
     ||  !(sub = s_sub_new (pair, arg->sub, S_RECV_POLL_MS)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->sub_ready, 1, memory_order_release);
     pair->row->one_way = true;
     bench_lat_t lat;
@@ -981,7 +990,8 @@ s_proto_receive (bench_pair_t *pair)
             bench_fail (pair, "Tick %" PRIu64 " came as %" PRIu64, expected, tag);
             goto done;
         }
-        //  Release: B may send the next one (after its own stamp).
+        //  Release, to B's acquire of received in s_proto_publish: B may
+        //  send the next one (after its own stamp).
         atomic_store_explicit (&arg->received, tag, memory_order_release);
         expected++;
         bench_lat_add (bench, &lat, begin, end);
@@ -1027,6 +1037,7 @@ s_proto_publish (bench_pair_t *pair)
     s_tick_init (&tick);
     if (!(pub = s_pub_new (pair, arg->pub)))
         goto done;
+    //  Release, to the partner's bench_wait (handshake flags: zshm_bench_priv.h).
     atomic_store_explicit (&arg->pub_ready, 1, memory_order_release);
     if (bench_wait (pair, &arg->sub_ready, 1, "the subscriber"))
         goto done;
@@ -1042,6 +1053,7 @@ s_proto_publish (bench_pair_t *pair)
         for (uint64_t spins = 1;; spins++) {
             now = bench_now ();
             if (now >= next
+            //  Acquire, from A's release of received after its stamp
             &&  atomic_load_explicit (&arg->received, memory_order_acquire) + 1 >= tag)
                 break;
             if ((spins & 0xffff) == 0 && bench_stopping (pair))
