@@ -261,12 +261,6 @@ zshm_codec_name_len (const zshm_codec_plan_t *plan)
     return plan->name_len;
 }
 
-bool
-zshm_codec_flat (const ProtobufCMessageDescriptor *descriptor)
-{
-    return zshm_codec_plan (descriptor) != NULL;
-}
-
 //  Loads of members (memcpy compiles to one load, and says nothing of
 //  alignment or aliasing)
 #define S_LOADER(name, T) \

@@ -52,10 +52,6 @@ const zshm_codec_plan_t *
 size_t
     zshm_codec_name_len (const zshm_codec_plan_t *plan);
 
-//  True if every field of `descriptor` is one this codec handles.
-bool
-    zshm_codec_flat (const ProtobufCMessageDescriptor *descriptor);
-
 //  Packed size of `msg` (of the plan's type), as
 //  protobuf_c_message_get_packed_size gives it, into *size_p and true;
 //  false (nothing stored) when the message carries unknown fields or bytes

@@ -169,18 +169,17 @@ zshm_record_decode_any (const uint8_t *in, size_t size, zshm_record_t *record)
 {
     if (size < ZSHM_RECORD_SHORT_HEADER)
         return 0;
-    record->magic = zshm_record_get16 (in);
-    record->flags = zshm_record_get16 (in + 2);
-    record->total = zshm_record_get32 (in + 4);
-    if (record->flags & ZSHM_RECORD_SHORT) {
+    if (zshm_record_get16 (in + 2) & ZSHM_RECORD_SHORT) {
+        record->magic = zshm_record_get16 (in);
+        record->flags = zshm_record_get16 (in + 2);
+        record->total = zshm_record_get32 (in + 4);
         record->offset = 0;
         record->reserved = 0;
         return ZSHM_RECORD_SHORT_HEADER;
     }
     if (size < ZSHM_RECORD_HEADER)
         return 0;
-    record->offset = zshm_record_get32 (in + 8);
-    record->reserved = zshm_record_get32 (in + 12);
+    zshm_record_decode (in, record);
     return ZSHM_RECORD_HEADER;
 }
 
