@@ -12,6 +12,11 @@
     keyed by descriptor and checked against a fingerprint of it; they are
     never freed (a process has few message types).
 
+    A plan may also hold code written for its type at build time
+    (zshm_codec_register, from proto/zshm_fastgen.c's output).  Pack and
+    unpack try it first; it says when it cannot decide, and the
+    interpreter then runs as if it had not been there.
+
     What protobuf-c does, and so what we do:
       - proto3 fields (LABEL_NONE) are left out when "zeroish": a number
         equal to 0 (so -0.0 too), a NULL or empty string, bytes whose data
@@ -87,8 +92,22 @@ struct _zshm_codec_plan_t {
     bool flat;                  //  false: a record that the type is not flat
     unsigned count;             //  steps, one per field, in field order
     uint8_t direct [S_DIRECT];  //  field number -> step + 1, 0 for none
+    //  Code for the type, once registered (zshm_codec_register)
+    _Atomic (const zshm_codec_fast_t *) fast;
     s_step_t steps [];
 };
+
+//  zshm_codec_set_fast
+static atomic_bool s_use_fast = true;
+
+//  The plan's code, if it has code and code is in use.  Acquire: pairs
+//  with the release in zshm_codec_register, so the code's tables are seen.
+static inline const zshm_codec_fast_t *
+s_fast (const zshm_codec_plan_t *plan)
+{
+    const zshm_codec_fast_t *fast = atomic_load_explicit (&plan->fast, memory_order_acquire);
+    return fast && atomic_load_explicit (&s_use_fast, memory_order_relaxed) ? fast : NULL;
+}
 
 //  The table of plans
 #define S_PLANS 1024
@@ -159,6 +178,11 @@ s_kind_wire (int kind)
 static zshm_codec_plan_t *
 s_plan_new (const ProtobufCMessageDescriptor *descriptor)
 {
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    //  Fixed-width members go to the wire as they lie in memory, which is
+    //  protobuf's order only here: protobuf-c does it all elsewhere
+    return NULL;
+#endif
     if (!descriptor->message_init)
         return NULL;
     uint32_t previous = 0;
@@ -252,6 +276,44 @@ zshm_codec_plan (const ProtobufCMessageDescriptor *descriptor)
     //  The table is full along this path: protobuf-c does the work
     free (made);
     return NULL;
+}
+
+int
+zshm_codec_register (const zshm_codec_fast_t *fast)
+{
+    assert (fast && fast->descriptor && fast->pack && fast->unpack);
+    const ProtobufCMessageDescriptor *descriptor = fast->descriptor;
+    bool same = fast->n_fields == descriptor->n_fields
+             && fast->sizeof_message == descriptor->sizeof_message;
+    for (unsigned index = 0; same && index < fast->n_fields; index++) {
+        const zshm_codec_field_t *ours = &fast->fields [index];
+        const ProtobufCFieldDescriptor *field = &descriptor->fields [index];
+        same = ours->id == field->id && ours->label == (int) field->label
+            && ours->type == (int) field->type && ours->offset == field->offset
+            && ours->quantifier_offset == field->quantifier_offset
+            && ours->flags == field->flags;
+    }
+    zshm_codec_plan_t *plan = same ? (zshm_codec_plan_t *) zshm_codec_plan (descriptor) : NULL;
+    if (!plan) {
+        errno = EINVAL;
+        return -1;
+    }
+    //  Release: the code's tables before the pointer (see s_fast)
+    atomic_store_explicit (&plan->fast, fast, memory_order_release);
+    return 0;
+}
+
+const zshm_codec_fast_t *
+zshm_codec_fast (const zshm_codec_plan_t *plan)
+{
+    assert (plan);
+    return s_fast (plan);
+}
+
+void
+zshm_codec_set_fast (bool on)
+{
+    atomic_store_explicit (&s_use_fast, on, memory_order_relaxed);
 }
 
 size_t
@@ -392,6 +454,12 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                  size_t max)
 {
     assert (plan && msg && out);
+    const zshm_codec_fast_t *fast = s_fast (plan);
+    if (fast) {
+        size_t size = fast->pack (msg, out, max);
+        if (size != ZSHM_CODEC_NOROOM)
+            return size;
+    }
     const char *base = (const char *) msg;
     uint8_t *at = out;
     const uint8_t *end = out + max;
@@ -541,6 +609,14 @@ zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
         return ZSHM_CODEC_NOMEM;
     char *heap = (char *) msg + head, *heap_end = heap + size;
     descriptor->message_init (msg);
+    const zshm_codec_fast_t *fast = s_fast (plan);
+    if (fast) {
+        if (fast->unpack (msg, heap, data, size)) {
+            *msg_p = msg;
+            return ZSHM_CODEC_DONE;
+        }
+        descriptor->message_init (msg);     //  from scratch
+    }
     char *base = (char *) msg;
     const uint8_t *at = data, *end = data + size;
     //  Fields mostly come in order: the step after the last one is tried

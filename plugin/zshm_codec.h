@@ -21,6 +21,11 @@
     Messages with repeated, required, oneof or sub-message fields are left
     to protobuf-c whole.
 
+    Faster still, for types known at build time: proto/zshm_fastgen.c
+    writes C for each flat type of a schema, which registers itself
+    (zshm_codec_register) and then packs and unpacks the common case in
+    place of the interpreter, handing it everything else.
+
     Internal: not installed.
     =========================================================================
 */
@@ -84,6 +89,53 @@ typedef enum {
 zshm_codec_result_t
     zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
                        const uint8_t *data, size_t size, ProtobufCMessage **msg_p);
+
+//  --------------------------------------------------------------------------
+//  Code written for one type (proto/zshm_fastgen.c writes it at build time)
+//  takes over from the interpreter where it can, and hands back where it
+//  cannot.
+
+//  One field as the code was written for it (a copy of the descriptor's)
+typedef struct {
+    uint32_t id;
+    int label;                  //  ProtobufCLabel
+    int type;                   //  ProtobufCType
+    unsigned offset;
+    unsigned quantifier_offset;
+    uint32_t flags;
+} zshm_codec_field_t;
+
+typedef struct {
+    const ProtobufCMessageDescriptor *descriptor;
+    unsigned n_fields;          //  the layout the code was written for
+    size_t sizeof_message;
+    const zshm_codec_field_t *fields;
+    //  As zshm_codec_pack, except that ZSHM_CODEC_NOROOM only means "not
+    //  here": the interpreter then packs, and decides.
+    size_t (*pack) (const ProtobufCMessage *msg, uint8_t *out, size_t max);
+    //  Decode into msg (fresh from message_init) and its strings into heap
+    //  (`size` bytes): true when done; false when the input is not what
+    //  the code takes (msg is then half-written: the interpreter starts
+    //  again from message_init).
+    bool (*unpack) (ProtobufCMessage *msg, char *heap, const uint8_t *data, size_t size);
+} zshm_codec_fast_t;
+
+//  Use `fast` for its descriptor's type from now on, in every thread.
+//  Returns 0, or -1 with EINVAL when its layout is not the descriptor's
+//  (or the type is not flat: the code is then never used).  `fast` must
+//  outlive every use of the type.
+int
+    zshm_codec_register (const zshm_codec_fast_t *fast);
+
+//  The code registered for the plan's type, while code is in use; NULL if
+//  none.
+const zshm_codec_fast_t *
+    zshm_codec_fast (const zshm_codec_plan_t *plan);
+
+//  For tests: false makes every pack and unpack interpret (process-wide,
+//  default true).
+void
+    zshm_codec_set_fast (bool on);
 
 #ifdef __cplusplus
 }

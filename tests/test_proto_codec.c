@@ -19,6 +19,11 @@
         codec that passes everything on cannot pass it;
       - non-flat types (repeated, oneof, sub-messages, required) are never
         claimed.
+    All of it runs twice: with the code zshm_fastgen wrote for these types
+    (test_codec.zshm.c and the others, linked in), and with the interpreter
+    alone (zshm_codec_set_fast).  With the code, it must be registered for
+    every type, pack every message itself, byte for byte, and decode every
+    valid one itself.
     The seed is printed; TU_SEED=... replays a run.
     =========================================================================
 */
@@ -329,11 +334,14 @@ s_mutate (tu_rng_t *rng, uint8_t *data, size_t size, size_t max)
 //  mutations judged the same.  Returns the tally of the mutations.
 static void
 s_test_type (const ProtobufCMessageDescriptor *descriptor, uint64_t seed, int rounds,
-             zshm_proto_arena_t *arena, s_tally_t *mutations)
+             zshm_proto_arena_t *arena, s_tally_t *mutations, bool fast_on)
 {
     const zshm_codec_plan_t *plan = zshm_codec_plan (descriptor);
     CHECKF (plan, "%s should be flat", descriptor->name);
     CHECK (zshm_codec_plan (descriptor) == plan);       //  kept, not made again
+    const zshm_codec_fast_t *fast = zshm_codec_fast (plan);
+    CHECKF ((fast != NULL) == fast_on, "%s: generated code %s", descriptor->name,
+            fast ? "in use with the interpreter asked for" : "not registered");
     s_gen_t *gen = (s_gen_t *) malloc (sizeof (s_gen_t));
     uint8_t *ours = (uint8_t *) malloc (S_PACKED);
     uint8_t *theirs = (uint8_t *) malloc (S_PACKED);
@@ -361,6 +369,28 @@ s_test_type (const ProtobufCMessageDescriptor *descriptor, uint64_t seed, int ro
         if (size)
             CHECKF (zshm_codec_pack (plan, msg, ours, size - 1) == ZSHM_CODEC_NOROOM,
                     "%s: packed %zu bytes into %zu", descriptor->name, size, size - 1);
+        if (fast) {
+            //  The generated code alone: with room to spare it packs
+            //  everything itself, and decodes every valid message
+            memset (ours, 0, S_PACKED);
+            CHECKF (fast->pack (msg, ours, S_PACKED) == reference
+                    && memcmp (ours, theirs, reference) == 0,
+                    "%s: the generated code packed differently", descriptor->name);
+            size_t head = (descriptor->sizeof_message + 15) & ~(size_t) 15;
+            ProtobufCMessage *decoded = (ProtobufCMessage *) malloc (head + reference + 1);
+            ProtobufCMessage *expected_msg = protobuf_c_message_unpack (descriptor, NULL,
+                                                                        reference, theirs);
+            CHECK (decoded && expected_msg);
+            descriptor->message_init (decoded);
+            char why [128] = "";
+            CHECKF (fast->unpack (decoded, (char *) decoded + head, theirs, reference),
+                    "%s: the generated code left a valid message to the interpreter",
+                    descriptor->name);
+            CHECKF (s_same (decoded, expected_msg, why, sizeof why),
+                    "%s: the generated code decoded differently: %s", descriptor->name, why);
+            protobuf_c_message_free_unpacked (expected_msg, NULL);
+            free (decoded);
+        }
         s_compare_unpack (descriptor, arena, theirs, reference, &valid);
         //  Mutations of it
         for (int mutation = 0; mutation < 8; mutation++) {
@@ -373,8 +403,9 @@ s_test_type (const ProtobufCMessageDescriptor *descriptor, uint64_t seed, int ro
     SAY ("  %-24s %d messages packed as protobuf-c does; claimed %llu of them\n",
          descriptor->name, rounds, (unsigned long long) valid.claimed);
     //  The fast path must be the common one for what the codec was made
-    //  for; Distant's far field alone is left to protobuf-c.
-    if (descriptor != &codectest__distant__descriptor)
+    //  for; Distant's far field alone is left to protobuf-c by the
+    //  interpreter (the generated code matches its key whole).
+    if (fast_on || descriptor != &codectest__distant__descriptor)
         CHECKF (valid.claimed == (uint64_t) rounds, "%s: claimed %llu of %d valid messages",
                 descriptor->name, (unsigned long long) valid.claimed, rounds);
     else
@@ -470,18 +501,24 @@ main (int argc, char **argv)
         &codectest2__legacy__descriptor, &codectest2__optional__descriptor,
         &zshm__market__tick__descriptor, &zshm__market__quote__descriptor
     };
-    s_tally_t mutations = { 0, 0, 0 };
-    for (size_t index = 0; index < sizeof types / sizeof types [0]; index++)
-        s_test_type (types [index], seed + index, rounds, arena, &mutations);
-    printf ("test_proto_codec: %d random messages of each of %zu types packed byte for byte "
-            "as protobuf-c packs them; of %llu mutations the codec decoded %llu as protobuf-c "
-            "does and left %llu to it (which refused %llu)\n", rounds,
-            sizeof types / sizeof types [0],
-            (unsigned long long) (mutations.claimed + mutations.passed),
-            (unsigned long long) mutations.claimed, (unsigned long long) mutations.passed,
-            (unsigned long long) mutations.refused);
-    //  Mutations must exercise both sides
-    CHECK (mutations.claimed > 0 && mutations.passed > 0 && mutations.refused > 0);
+    for (int pass = 0; pass < 2; pass++) {
+        bool fast_on = pass == 0;
+        zshm_codec_set_fast (fast_on);
+        s_tally_t mutations = { 0, 0, 0 };
+        for (size_t index = 0; index < sizeof types / sizeof types [0]; index++)
+            s_test_type (types [index], seed + index, rounds, arena, &mutations, fast_on);
+        printf ("test_proto_codec: %s: %d random messages of each of %zu types packed byte "
+                "for byte as protobuf-c packs them; of %llu mutations the codec decoded %llu "
+                "as protobuf-c does and left %llu to it (which refused %llu)\n",
+                fast_on ? "generated code" : "interpreter", rounds,
+                sizeof types / sizeof types [0],
+                (unsigned long long) (mutations.claimed + mutations.passed),
+                (unsigned long long) mutations.claimed, (unsigned long long) mutations.passed,
+                (unsigned long long) mutations.refused);
+        //  Mutations must exercise both sides
+        CHECK (mutations.claimed > 0 && mutations.passed > 0 && mutations.refused > 0);
+    }
+    zshm_codec_set_fast (true);
     s_test_limit ();
     printf ("test_proto_codec: an arena limit below the codec's request leaves the message "
             "to protobuf-c\n");
