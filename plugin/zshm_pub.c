@@ -6,13 +6,22 @@
     ZeroMQ PUB socket, if any, gets it as ordinary frames.
 
     The shm path allocates nothing and copies every byte once, from the
-    caller's frames into the slot.  The slot is shared memory that a lapped
-    reader may be copying at this very moment (it detects that afterwards
-    and discards its copy), so we store into it only with relaxed atomic
-    word stores, as zshm_ring_send does (see zshm_atomics.h).  Frames start
-    at any byte offset, so a one-word accumulator (s_channel_t.pending)
-    turns the byte stream into whole words; word stores never leave the
-    slot because slots are padded to whole words.
+    caller's frames into the slot (small messages twice: see below).  The
+    slot is shared memory that a lapped reader may be copying at this very
+    moment (it detects that afterwards and discards its copy), so we store
+    into it only with relaxed atomic word stores, as zshm_ring_send does
+    (see zshm_atomics.h).  Frames start at any byte offset, so a one-word
+    accumulator (s_writer_t.pending) turns the byte stream into whole
+    words; word stores never leave the slot because slots are padded to
+    whole words.
+
+    A message of a few cache lines (S_STAGED) is first written into a
+    private stage, then copied into its slot in one burst just before the
+    commit.  The copy of a few cache-resident words saves a trip between
+    cores: a reader spinning on the slot's first line takes the line back
+    whenever it looks while the record is being written, and the commit
+    must then fetch it once more (measured: 60-70 ns more per message on a
+    two-line record here, more than the record takes to build).
 
     A message larger than one slot is cut into fragments over consecutive
     slots.  Each full fragment is committed as soon as the next byte of the
@@ -34,6 +43,7 @@
 
 #include "zshm_atomics.h"
 #include "zshm_endpoint.h"
+#include "zshm_layout.h"
 #include "zshm_pub.h"
 #include "zshm_reader.h"
 #include "zshm_record.h"
@@ -49,6 +59,17 @@ typedef struct {
     unsigned fill;              //  how many (0-7); the rest of pending is 0
 } s_writer_t;
 
+//  Largest record (short header and body) written through the stage,
+//  bytes: a few cache lines, where the copy costs next to nothing
+#define S_STAGE 512
+
+//  True for a record of `size` bytes that goes through the stage: one that
+//  spans more than the slot's first line (a record within the first line
+//  is written in a moment, and the copy would cost more than it saves),
+//  and fits the stage
+#define S_STAGED(size) \
+    ((size) > ZSHM_CACHE_LINE - ZSHM_SLOT_HEADER && (size) <= S_STAGE)
+
 //  One shm endpoint and the message being written into it.
 typedef struct {
     zshm_ring_t *ring;          //  the channel's writer side
@@ -62,6 +83,8 @@ typedef struct {
     uint32_t frag_left;         //  of which not yet written
     uint64_t first_seq;         //  sequence of the message's first slot
     uint64_t last_seq;          //  first_seq of the last message sent
+    //  A small record, built here before it goes to its slot
+    _Atomic uint64_t stage [S_STAGE / 8];
 } s_channel_t;
 
 struct _zshm_pub_t {
@@ -214,6 +237,23 @@ s_writer_flush (s_writer_t *writer)
         writer->pending = 0;
         writer->fill = 0;
     }
+}
+
+//  Reserve the next slot, copy the first `words` words of the stage into
+//  it, and commit `size` bytes (see the top).
+static void
+s_stage_commit (s_channel_t *channel, size_t words, size_t size)
+{
+    uint64_t seq;
+    _Atomic uint64_t *slot = (_Atomic uint64_t *) zshm_ring_reserve (channel->ring, &seq);
+    for (size_t index = 0; index < words; index++)
+        zshm_store_relaxed (&slot [index], zshm_load_relaxed (&channel->stage [index]));
+    //  Cannot fail: it fits the slot.
+    int rc = zshm_ring_commit (channel->ring, size);
+    assert (rc == 0);
+    (void) rc;
+    channel->first_seq = seq;
+    channel->last_seq = seq;
 }
 
 //  Reserve the next slot and write the record header of the fragment that
@@ -369,9 +409,10 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
         s_message_end (channel);
         return;
     }
-    uint64_t seq;
+    uint64_t seq = 0;
     s_writer_t writer;
-    s_writer_start (&writer, zshm_ring_reserve (channel->ring, &seq));
+    bool staged = S_STAGED (ZSHM_RECORD_SHORT_HEADER + total);
+    s_writer_start (&writer, staged ? channel->stage : zshm_ring_reserve (channel->ring, &seq));
 #ifdef S_LITTLE_ENDIAN
     //  The short record header (magic, flags, total), then the body
     //  header (no type name, count frames)
@@ -391,6 +432,10 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
         s_writer_bytes (&writer, (const uint8_t *) data [index], sizes [index]);
     }
     s_writer_flush (&writer);
+    if (staged) {
+        s_stage_commit (channel, writer.word, ZSHM_RECORD_SHORT_HEADER + total);
+        return;
+    }
     //  Cannot fail: it fits the slot.
     int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
     assert (rc == 0);
@@ -755,16 +800,18 @@ zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
     s_channel_t *channel = &self->channels [0];
     size_t fixed = ZSHM_BODY_HEADER + type_len + 2 * ZSHM_FRAME_HEADER + topic_size;
     size_t limit = channel->body_max < self->maxmsg ? channel->body_max : self->maxmsg;
+    //  The message is built in the stage (see the top): room for what it
+    //  holds; a larger one goes the caller's other way
+    if (limit > S_STAGE - ZSHM_RECORD_SHORT_HEADER)
+        limit = S_STAGE - ZSHM_RECORD_SHORT_HEADER;
     if (fixed >= limit)
         return NULL;
     if (type_len && !channel->typed) {
         zshm_ring_set_type (channel->ring, type_name);
         channel->typed = true;
     }
-    uint64_t seq;
     s_writer_t *writer = &channel->writer;
-    s_writer_start (writer, zshm_ring_reserve (channel->ring, &seq));
-    channel->first_seq = seq;
+    s_writer_start (writer, channel->stage);
     //  The short header and the payload's size say 0 until send_close
     uint8_t header [ZSHM_RECORD_SHORT_HEADER + ZSHM_BODY_HEADER];
     zshm_record_encode_short (header, 0);
@@ -795,21 +842,17 @@ zshm_pub_send_close (zshm_pub_t *self, size_t size)
     }
     self->opened = false;
     s_channel_t *channel = &self->channels [0];
-    //  The two sizes, with plain stores as the payload's (the slot is not
-    //  published yet: zshm_ring_commit's release orders them all)
-    uint8_t *base = (uint8_t *) channel->writer.words;
+    //  The two sizes, into the stage (private: plain stores)
+    uint8_t *base = (uint8_t *) channel->stage;
     size_t total = self->open_fixed + size;
     uint8_t encoded [4];
     zshm_record_put32 (encoded, (uint32_t) size);
     memcpy (base + self->open_at - ZSHM_FRAME_HEADER, encoded, sizeof encoded);
     zshm_record_put32 (encoded, (uint32_t) total);
     memcpy (base + 4, encoded, sizeof encoded);
-    //  Cannot fail: it fits the slot.
-    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
-    assert (rc == 0);
-    (void) rc;
+    size_t bytes = ZSHM_RECORD_SHORT_HEADER + total;
+    s_stage_commit (channel, (bytes + 7) / 8, bytes);
     channel->writer.words = NULL;
-    channel->last_seq = channel->first_seq;
     return 0;
 }
 

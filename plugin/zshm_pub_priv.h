@@ -3,11 +3,12 @@
     never installed)
 
     An open one-slot message, for the protobuf packer (zshm_proto.c): the
-    record is laid out up to its payload, whose place in the slot does not
-    depend on its size (frame sizes are fixed-width), so a packer can write
-    the payload straight into the slot without sizing it first; closing
-    fills in the two sizes and publishes.  This saves the codec's sizing
-    pass on every message that fits a slot.
+    record is laid out up to its payload, whose place does not depend on
+    its size (frame sizes are fixed-width), so a packer can write the
+    payload without sizing it first; closing fills in the two sizes and
+    publishes.  This saves the codec's sizing pass on every small message.
+    The record is built in the publisher's stage, not in the slot, and
+    goes to the slot in one burst at the close (zshm_pub.c says why).
     =========================================================================
 */
 
@@ -19,7 +20,8 @@
 //  Open a message [topic][payload] in one slot, with `type_name` (may be
 //  NULL; type_len bytes of it) recorded: returns where the payload goes,
 //  and in *room_p how many
-//  bytes fit there (the slot's room and maxmsg, whichever is less).  NULL
+//  bytes fit there (the slot's room, the stage's and maxmsg, whichever is
+//  least: a few hundred bytes at most).  NULL
 //  (nothing opened, errno untouched) when the publisher has other than one
 //  shm endpoint and no ZeroMQ one, or when the topic and type leave no
 //  room.  Any other send, or zshm_pub_send_abort, abandons an open message.

@@ -94,8 +94,14 @@ def attack(targets):
         dealer = context.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
         dealer.connect("tcp://" + target)
+        time.sleep(0.2)
         for _ in range(5):
-            dealer.send_multipart([b"garbage", os.urandom(100)], zmq.NOBLOCK)
+            # Best effort: a DEALER not connected yet (a slow, loaded
+            # machine) refuses with EAGAIN rather than queue
+            try:
+                dealer.send_multipart([b"garbage", os.urandom(100)], zmq.NOBLOCK)
+            except zmq.Again:
+                pass
         xsub = context.socket(zmq.XSUB)
         xsub.setsockopt(zmq.LINGER, 0)
         xsub.connect("tcp://" + target)
