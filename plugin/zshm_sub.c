@@ -530,7 +530,7 @@ s_decode (zshm_sub_t *self, size_t total)
     //  a lie, and must not size our table.
     if (type_len > ZSHM_RECORD_TYPE_MAX || at > total || count < 1
     ||  count > (total - at) / ZSHM_FRAME_HEADER
-    ||  memchr (body + ZSHM_BODY_HEADER, 0, type_len)
+    ||  (type_len && memchr (body + ZSHM_BODY_HEADER, 0, type_len))
     ||  s_grow ((void **) &self->frames, &self->frame_max, count, sizeof (s_frame_t),
                 SIZE_MAX))
         return -1;
@@ -547,7 +547,8 @@ s_decode (zshm_sub_t *self, size_t total)
     }
     if (at != total)
         return -1;
-    memcpy (self->type, body + ZSHM_BODY_HEADER, type_len);
+    if (type_len)
+        memcpy (self->type, body + ZSHM_BODY_HEADER, type_len);
     self->type [type_len] = 0;
     self->frame_count = count;
     return 0;
@@ -579,7 +580,6 @@ static int
 s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
 {
     zshm_reader_t *reader = self->reader;
-    uint64_t lost_before = zshm_reader_lost (reader);
     uint8_t header [ZSHM_RECORD_HEADER];
     zshm_record_t record;
     size_t header_size = 0;
@@ -608,8 +608,9 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
               && last == ((uint64_t) record.offset + length == record.total);
 
     if (!first) {
+        //  (Nothing was lost since the last fragment: the reader counts.)
         bool continues = valid && self->assembling
-                      && seq == self->next_seq && lost_before == self->lost_mark
+                      && seq == self->next_seq && zshm_reader_lost (reader) == self->lost_mark
                       && record.total == self->total && record.offset == self->received;
         if (!continues) {
             //  Broken chain: whatever we were building is lost.  A
