@@ -6,7 +6,7 @@
     ZeroMQ PUB socket, if any, gets it as ordinary frames.
 
     The shm path allocates nothing and copies every byte once, from the
-    caller's frames into the slot (small messages twice: see below).  The
+    caller's frames into the slot (an open message twice: see below).  The
     slot is shared memory that a lapped reader may be copying at this very
     moment (it detects that afterwards and discards its copy), so we store
     into it only with relaxed atomic word stores, as zshm_ring_send does
@@ -15,13 +15,16 @@
     words; word stores never leave the slot because slots are padded to
     whole words.
 
-    A message of a few cache lines (S_STAGED) is first written into a
-    private stage, then copied into its slot in one burst just before the
-    commit.  The copy of a few cache-resident words saves a trip between
-    cores: a reader spinning on the slot's first line takes the line back
-    whenever it looks while the record is being written, and the commit
-    must then fetch it once more (measured: 60-70 ns more per message on a
-    two-line record here, more than the record takes to build).
+    An open message (zshm_pub_send_open, which the protobuf packer fills) is
+    built in a private stage, then copied into its slot in one burst just
+    before the commit.  Packing takes a while, and a reader spinning on
+    the slot's first line takes the line back whenever it looks while the
+    record is being written there; the commit must then fetch it once more
+    (measured: 60-70 ns more per Tick here, more than the packing itself).
+    The copy of a few cache-resident words costs far less.  Plain sends
+    write their slot directly: their records take a few word stores, too
+    quick for the reader to get in between, and at full rate the second
+    pass halved the throughput of 64-byte messages.
 
     A message larger than one slot is cut into fragments over consecutive
     slots.  Each full fragment is committed as soon as the next byte of the
@@ -43,7 +46,6 @@
 
 #include "zshm_atomics.h"
 #include "zshm_endpoint.h"
-#include "zshm_layout.h"
 #include "zshm_pub.h"
 #include "zshm_reader.h"
 #include "zshm_record.h"
@@ -59,16 +61,10 @@ typedef struct {
     unsigned fill;              //  how many (0-7); the rest of pending is 0
 } s_writer_t;
 
-//  Largest record (short header and body) written through the stage,
-//  bytes: a few cache lines, where the copy costs next to nothing
+//  Largest record (short header and body) an open message may build in
+//  the stage, bytes: a few cache lines, where the copy costs next to
+//  nothing
 #define S_STAGE 512
-
-//  True for a record of `size` bytes that goes through the stage: one that
-//  spans more than the slot's first line (a record within the first line
-//  is written in a moment, and the copy would cost more than it saves),
-//  and fits the stage
-#define S_STAGED(size) \
-    ((size) > ZSHM_CACHE_LINE - ZSHM_SLOT_HEADER && (size) <= S_STAGE)
 
 //  One shm endpoint and the message being written into it.
 typedef struct {
@@ -409,10 +405,9 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
         s_message_end (channel);
         return;
     }
-    uint64_t seq = 0;
+    uint64_t seq;
     s_writer_t writer;
-    bool staged = S_STAGED (ZSHM_RECORD_SHORT_HEADER + total);
-    s_writer_start (&writer, staged ? channel->stage : zshm_ring_reserve (channel->ring, &seq));
+    s_writer_start (&writer, zshm_ring_reserve (channel->ring, &seq));
 #ifdef S_LITTLE_ENDIAN
     //  The short record header (magic, flags, total), then the body
     //  header (no type name, count frames)
@@ -432,10 +427,6 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
         s_writer_bytes (&writer, (const uint8_t *) data [index], sizes [index]);
     }
     s_writer_flush (&writer);
-    if (staged) {
-        s_stage_commit (channel, writer.word, ZSHM_RECORD_SHORT_HEADER + total);
-        return;
-    }
     //  Cannot fail: it fits the slot.
     int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
     assert (rc == 0);
