@@ -52,6 +52,37 @@ typedef struct _zshm_codec_plan_t zshm_codec_plan_t;
 const zshm_codec_plan_t *
     zshm_codec_plan (const ProtobufCMessageDescriptor *descriptor);
 
+//  A one-entry cache of zshm_codec_plan for one owner at a time (a
+//  publisher, a subscriber: handles are not shared between threads).  The
+//  table's lookup hashes and probes; this compares a few words.  The same
+//  fingerprint as the table's guards against a descriptor freed and
+//  another made at its address.  Zero it to start.
+typedef struct {
+    const ProtobufCMessageDescriptor *descriptor;
+    const ProtobufCFieldDescriptor *fields;
+    const char *name;
+    size_t sizeof_message;
+    unsigned n_fields;
+    const zshm_codec_plan_t *plan;  //  NULL: not flat (or no plan kept)
+} zshm_codec_cache_t;
+
+//  zshm_codec_plan through `cache`.
+static inline const zshm_codec_plan_t *
+zshm_codec_plan_cached (zshm_codec_cache_t *cache, const ProtobufCMessageDescriptor *descriptor)
+{
+    if (cache->descriptor != descriptor || cache->fields != descriptor->fields
+    ||  cache->name != descriptor->name || cache->sizeof_message != descriptor->sizeof_message
+    ||  cache->n_fields != descriptor->n_fields) {
+        cache->plan = zshm_codec_plan (descriptor);
+        cache->descriptor = descriptor;
+        cache->fields = descriptor->fields;
+        cache->name = descriptor->name;
+        cache->sizeof_message = descriptor->sizeof_message;
+        cache->n_fields = descriptor->n_fields;
+    }
+    return cache->plan;
+}
+
 //  Length of the plan's full type name (descriptor->name), kept so that
 //  senders need not measure it on every message.
 size_t

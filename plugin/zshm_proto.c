@@ -89,6 +89,7 @@ typedef struct {
     zshm_proto_arena_t *arena;      //  where messages and topics unpack
     uint64_t errors;                //  messages that failed to unpack
     bool untyped;                   //  accept messages without a type name
+    zshm_codec_cache_t codec_cache; //  the plan of the type last asked for
 } s_sub_state_t;
 
 //  A protobuf-c output buffer that writes into a publisher's open message.
@@ -299,14 +300,13 @@ zshm_proto_arena_mallocs (zshm_proto_arena_t *self)
 //  protobuf-c for the rest.  NULL with errno ENOMEM or EPROTO.
 static ProtobufCMessage *
 s_unpack (zshm_proto_arena_t *self, const ProtobufCMessageDescriptor *descriptor,
-          const void *data, size_t size)
+          const zshm_codec_plan_t *plan, const void *data, size_t size)
 {
     //  protobuf-c reads nothing when size is 0, but wants a pointer.
     static const uint8_t empty [1] = { 0 };
     if (!data)
         data = empty;
     ProtobufCMessage *msg = NULL;
-    const zshm_codec_plan_t *plan = zshm_codec_plan (descriptor);
     switch (plan ? zshm_codec_unpack (plan, &self->allocator, (const uint8_t *) data, size, &msg)
                  : ZSHM_CODEC_PASS) {
         case ZSHM_CODEC_DONE:
@@ -337,7 +337,7 @@ zshm_proto_arena_unpack (zshm_proto_arena_t *self, const ProtobufCMessageDescrip
     assert (self);
     assert (descriptor && descriptor->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC);
     zshm_proto_arena_reset (self);
-    return s_unpack (self, descriptor, data, size);
+    return s_unpack (self, descriptor, zshm_codec_plan (descriptor), data, size);
 }
 
 
@@ -364,7 +364,8 @@ zshm_pub_send_proto (zshm_pub_t *self, const char *topic, const ProtobufCMessage
     size_t topic_size = strlen (topic);
     //  Flat messages are packed by zshm_codec, the same bytes as
     //  protobuf-c's in a fraction of the time; others by protobuf-c.
-    const zshm_codec_plan_t *plan = zshm_codec_plan (msg->descriptor);
+    const zshm_codec_plan_t *plan = zshm_codec_plan_cached (zshm_pub_codec_cache (self),
+                                                            msg->descriptor);
     if (plan && !msg->n_unknown_fields) {
         //  Straight into an open slot, unsized: the slot's room bounds it
         size_t room;
@@ -490,7 +491,9 @@ s_sub_decode (zshm_sub_t *self, s_sub_state_t *state,
         memcpy (topic_copy, topic, topic_size);
         topic_copy [topic_size] = '\0';
     }
-    ProtobufCMessage *msg = s_unpack (state->arena, descriptor, payload, size);
+    ProtobufCMessage *msg = s_unpack (state->arena, descriptor,
+                                      zshm_codec_plan_cached (&state->codec_cache, descriptor),
+                                      payload, size);
     if (!msg)
         return s_sub_fail (state, errno);
     if (topic_p)

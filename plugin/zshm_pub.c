@@ -100,6 +100,7 @@ struct _zshm_pub_t {
     size_t stream_topic_max;    //  its buffer's size
     uint8_t *stream_buf;        //  tcp: the payload gathered so far
     size_t stream_buf_max;      //  its buffer's size
+    zshm_codec_cache_t codec_cache; //  zshm_pub_send_proto's plan
 };
 
 //  --------------------------------------------------------------------------
@@ -820,6 +821,13 @@ zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
     self->open_room = limit - fixed;
     *room_p = self->open_room;
     return (uint8_t *) writer->words + at;
+}
+
+zshm_codec_cache_t *
+zshm_pub_codec_cache (zshm_pub_t *self)
+{
+    assert (self);
+    return &self->codec_cache;
 }
 
 int

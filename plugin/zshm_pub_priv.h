@@ -16,6 +16,7 @@
 #define ZSHM_PUB_PRIV_H_INCLUDED
 
 #include "zshm_pub.h"
+#include "zshm_codec.h"
 
 //  Open a message [topic][payload] in one slot, with `type_name` (may be
 //  NULL; type_len bytes of it) recorded: returns where the payload goes,
@@ -34,5 +35,9 @@ void *
 //  past the room, and then the message is abandoned).
 int
     zshm_pub_send_close (zshm_pub_t *self, size_t size);
+
+//  The publisher's cache of codec plans (for zshm_pub_send_proto).
+zshm_codec_cache_t *
+    zshm_pub_codec_cache (zshm_pub_t *self);
 
 #endif
