@@ -43,7 +43,7 @@
 #include "zshm_sub.h"
 #include "zshm_meta.pb-c.h"
 #include "zshm_bridge.h"
-#include "zshm_varint.h"
+#include "zshm_fastgen.h"
 
 //  Longest a serving bridge waits on an idle ring before it looks at its
 //  sockets (commands, subscriptions, heartbeats), ms.
@@ -212,7 +212,7 @@ zshm_bridge_meta_encode (const zshm_bridge_meta_t *meta, void *buf, size_t size)
 }
 
 //  --------------------------------------------------------------------------
-//  Batch frames (Meta.batch): varints, as protobuf writes them (zshm_varint.h)
+//  Batch frames (Meta.batch): varints, as protobuf writes them (zshm_fastgen.h)
 
 int
 zshm_bridge_batch_check (const void *data, size_t size, uint32_t count, size_t maxframes,

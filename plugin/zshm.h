@@ -17,6 +17,7 @@
 #include "zshm_pub.h"
 #include "zshm_sub.h"
 #include "zshm_proto.h"
+#include "zshm_fastgen.h"
 #include "zshm_publisher.h"
 #include "zshm_subscriber.h"
 

@@ -13,7 +13,7 @@
     never freed (a process has few message types).
 
     A plan may also hold code written for its type at build time
-    (zshm_codec_register, from proto/zshm_fastgen.c's output).  Pack and
+    (zshm_fastgen_register, from proto/zshm_fastgen.c's output).  Pack and
     unpack try it first; it says when it cannot decide, and the
     interpreter then runs as if it had not been there.
 
@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "zshm_codec.h"
-#include "zshm_varint.h"
+#include "zshm_fastgen.h"
 
 //  Wire types
 enum { S_VARINT = 0, S_BIT64 = 1, S_LENGTH = 2, S_BIT32 = 5 };
@@ -92,8 +92,8 @@ struct _zshm_codec_plan_t {
     bool flat;                  //  false: a record that the type is not flat
     unsigned count;             //  steps, one per field, in field order
     uint8_t direct [S_DIRECT];  //  field number -> step + 1, 0 for none
-    //  Code for the type, once registered (zshm_codec_register)
-    _Atomic (const zshm_codec_fast_t *) fast;
+    //  Code for the type, once registered (zshm_fastgen_register)
+    _Atomic (const zshm_fastgen_t *) fast;
     s_step_t steps [];
 };
 
@@ -101,11 +101,11 @@ struct _zshm_codec_plan_t {
 static atomic_bool s_use_fast = true;
 
 //  The plan's code, if it has code and code is in use.  Acquire: pairs
-//  with the release in zshm_codec_register, so the code's tables are seen.
-static inline const zshm_codec_fast_t *
+//  with the release in zshm_fastgen_register, so the code's tables are seen.
+static inline const zshm_fastgen_t *
 s_fast (const zshm_codec_plan_t *plan)
 {
-    const zshm_codec_fast_t *fast = atomic_load_explicit (&plan->fast, memory_order_acquire);
+    const zshm_fastgen_t *fast = atomic_load_explicit (&plan->fast, memory_order_acquire);
     return fast && atomic_load_explicit (&s_use_fast, memory_order_relaxed) ? fast : NULL;
 }
 
@@ -178,24 +178,10 @@ s_kind_wire (int kind)
 static zshm_codec_plan_t *
 s_plan_new (const ProtobufCMessageDescriptor *descriptor)
 {
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    //  Fixed-width members go to the wire as they lie in memory, which is
-    //  protobuf's order only here: protobuf-c does it all elsewhere
-    return NULL;
-#endif
-    if (!descriptor->message_init)
+    //  (Field numbers in order: the lookup needs them so; below 2^25: keys
+    //  of at most 4 bytes.)
+    if (!zshm_fastgen_flat (descriptor))
         return NULL;
-    uint32_t previous = 0;
-    for (unsigned index = 0; index < descriptor->n_fields; index++) {
-        const ProtobufCFieldDescriptor *field = &descriptor->fields [index];
-        if ((field->label != PROTOBUF_C_LABEL_NONE && field->label != PROTOBUF_C_LABEL_OPTIONAL)
-        ||  (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        ||  s_kind (field->type) < 0
-        ||  field->id <= previous           //  the lookup needs them in order
-        ||  field->id >= (1u << 25))        //  a key of at most 4 bytes
-            return NULL;
-        previous = field->id;
-    }
     zshm_codec_plan_t *plan = (zshm_codec_plan_t *) calloc (
         1, sizeof (zshm_codec_plan_t) + descriptor->n_fields * sizeof (s_step_t));
     if (!plan)
@@ -279,14 +265,14 @@ zshm_codec_plan (const ProtobufCMessageDescriptor *descriptor)
 }
 
 int
-zshm_codec_register (const zshm_codec_fast_t *fast)
+zshm_fastgen_register (const zshm_fastgen_t *fast)
 {
     assert (fast && fast->descriptor && fast->pack && fast->unpack);
     const ProtobufCMessageDescriptor *descriptor = fast->descriptor;
     bool same = fast->n_fields == descriptor->n_fields
              && fast->sizeof_message == descriptor->sizeof_message;
     for (unsigned index = 0; same && index < fast->n_fields; index++) {
-        const zshm_codec_field_t *ours = &fast->fields [index];
+        const zshm_fastgen_field_t *ours = &fast->fields [index];
         const ProtobufCFieldDescriptor *field = &descriptor->fields [index];
         same = ours->id == field->id && ours->label == (int) field->label
             && ours->type == (int) field->type && ours->offset == field->offset
@@ -303,11 +289,18 @@ zshm_codec_register (const zshm_codec_fast_t *fast)
     return 0;
 }
 
-const zshm_codec_fast_t *
+const zshm_fastgen_t *
 zshm_codec_fast (const zshm_codec_plan_t *plan)
 {
     assert (plan);
     return s_fast (plan);
+}
+
+bool
+zshm_fastgen_active (const ProtobufCMessageDescriptor *descriptor)
+{
+    const zshm_codec_plan_t *plan = descriptor ? zshm_codec_plan (descriptor) : NULL;
+    return plan && s_fast (plan);
 }
 
 void
@@ -454,7 +447,7 @@ zshm_codec_pack (const zshm_codec_plan_t *plan, const ProtobufCMessage *msg, uin
                  size_t max)
 {
     assert (plan && msg && out);
-    const zshm_codec_fast_t *fast = s_fast (plan);
+    const zshm_fastgen_t *fast = s_fast (plan);
     if (fast) {
         size_t size = fast->pack (msg, out, max);
         if (size != ZSHM_CODEC_NOROOM)
@@ -609,7 +602,7 @@ zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
         return ZSHM_CODEC_NOMEM;
     char *heap = (char *) msg + head, *heap_end = heap + size;
     descriptor->message_init (msg);
-    const zshm_codec_fast_t *fast = s_fast (plan);
+    const zshm_fastgen_t *fast = s_fast (plan);
     if (fast) {
         if (fast->unpack (msg, heap, data, size)) {
             *msg_p = msg;

@@ -23,8 +23,8 @@
 
     Faster still, for types known at build time: proto/zshm_fastgen.c
     writes C for each flat type of a schema, which registers itself
-    (zshm_codec_register) and then packs and unpacks the common case in
-    place of the interpreter, handing it everything else.
+    (zshm_fastgen_register, zshm_fastgen.h) and then packs and unpacks the
+    common case in place of the interpreter, handing it everything else.
 
     Internal: not installed.
     =========================================================================
@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
+#include "zshm_fastgen.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,7 +98,7 @@ bool
                      size_t *size_p);
 
 //  What zshm_codec_pack returns for a message that does not fit.
-#define ZSHM_CODEC_NOROOM ((size_t) -1)
+#define ZSHM_CODEC_NOROOM ZSHM_FASTGEN_NOROOM
 
 //  Pack `msg` (of the plan's type, without unknown fields) into out: at
 //  most `max` bytes.  Returns the bytes written, or ZSHM_CODEC_NOROOM when
@@ -121,46 +122,9 @@ zshm_codec_result_t
     zshm_codec_unpack (const zshm_codec_plan_t *plan, ProtobufCAllocator *allocator,
                        const uint8_t *data, size_t size, ProtobufCMessage **msg_p);
 
-//  --------------------------------------------------------------------------
-//  Code written for one type (proto/zshm_fastgen.c writes it at build time)
-//  takes over from the interpreter where it can, and hands back where it
-//  cannot.
-
-//  One field as the code was written for it (a copy of the descriptor's)
-typedef struct {
-    uint32_t id;
-    int label;                  //  ProtobufCLabel
-    int type;                   //  ProtobufCType
-    unsigned offset;
-    unsigned quantifier_offset;
-    uint32_t flags;
-} zshm_codec_field_t;
-
-typedef struct {
-    const ProtobufCMessageDescriptor *descriptor;
-    unsigned n_fields;          //  the layout the code was written for
-    size_t sizeof_message;
-    const zshm_codec_field_t *fields;
-    //  As zshm_codec_pack, except that ZSHM_CODEC_NOROOM only means "not
-    //  here": the interpreter then packs, and decides.
-    size_t (*pack) (const ProtobufCMessage *msg, uint8_t *out, size_t max);
-    //  Decode into msg (fresh from message_init) and its strings into heap
-    //  (`size` bytes): true when done; false when the input is not what
-    //  the code takes (msg is then half-written: the interpreter starts
-    //  again from message_init).
-    bool (*unpack) (ProtobufCMessage *msg, char *heap, const uint8_t *data, size_t size);
-} zshm_codec_fast_t;
-
-//  Use `fast` for its descriptor's type from now on, in every thread.
-//  Returns 0, or -1 with EINVAL when its layout is not the descriptor's
-//  (or the type is not flat: the code is then never used).  `fast` must
-//  outlive every use of the type.
-int
-    zshm_codec_register (const zshm_codec_fast_t *fast);
-
-//  The code registered for the plan's type, while code is in use; NULL if
-//  none.
-const zshm_codec_fast_t *
+//  The code registered for the plan's type (zshm_fastgen_register), while
+//  code is in use; NULL if none.
+const zshm_fastgen_t *
     zshm_codec_fast (const zshm_codec_plan_t *plan);
 
 //  For tests: false makes every pack and unpack interpret (process-wide,

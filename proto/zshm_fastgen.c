@@ -1,8 +1,8 @@
 /*  =========================================================================
     zshm_fastgen - writes straight-line C that packs and unpacks the flat
-    message types of one .proto file, for zshm_codec to use
+    message types of one .proto file, for zshm's codec to use
 
-    zshm_codec interprets a type's descriptor: one loop over its fields,
+    zshm's codec interprets a type's descriptor: one loop over its fields,
     one decision per field on how it travels.  On a 12-field market tick
     that costs about 35 ns to pack and 45 ns to unpack, where code written
     for the type takes a fraction of it: the field sequence, the keys and
@@ -12,19 +12,22 @@
 
         cc -DZSHM_FASTGEN_HEADER='"market.pb-c.h"' \
            -DZSHM_FASTGEN_LIST='"market.fastgen.h"' \
-           zshm_fastgen.c market.pb-c.c zshm_codec.c -lprotobuf-c
+           zshm_fastgen.c market.pb-c.c -lprotobuf-c
         ./a.out market.pb-c.c > market.zshm.c
 
     where market.fastgen.h lists the file's message descriptors, one
     `ZSHM_FASTGEN (symbol)` line each (the Makefile takes them from the
     header with sed).  The output includes market.pb-c.c and replaces it in
     the build, so whatever links a descriptor links its fast code too; a
-    constructor registers each type with zshm_codec_register, which checks
-    the code's record of the layout against the descriptor.
+    constructor registers each type with zshm_fastgen_register, which
+    checks the code's record of the layout against the descriptor.  The
+    generator needs only zshm_fastgen.h and protobuf-c, not libzshm: zshm's
+    build runs it for its own schemas, and zshm.mk (installed with this
+    file) for a user's.
 
-    Only the types zshm_codec itself calls flat get code (zshm_codec_plan
+    Only the types zshm's codec calls flat get code (zshm_fastgen_flat
     decides).  The code never decides anything hard on its own:
-      - pack returns ZSHM_CODEC_NOROOM when the room might not do (checked
+      - pack returns ZSHM_FASTGEN_NOROOM when the room might not do (checked
         with a bound per field) or a bytes field has no data: the
         interpreter then packs, or finds there is no room;
       - unpack takes only fields in order, each once, with the keys the
@@ -40,8 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zshm_codec.h"
-#include "zshm_varint.h"
+#include "zshm_fastgen.h"
 #include ZSHM_FASTGEN_HEADER
 
 typedef struct {
@@ -175,7 +177,7 @@ s_emit_pack (FILE *out, const s_message_t *message)
                   "    (void) end;\n");
     //  Room is kept for the worst case of the numbers not yet written: all
     //  of them here, and after each string those after it
-    fprintf (out, "    if (max < %zu)\n        return ZSHM_CODEC_NOROOM;\n", rest [0]);
+    fprintf (out, "    if (max < %zu)\n        return ZSHM_FASTGEN_NOROOM;\n", rest [0]);
     for (unsigned index = 0; index < descriptor->n_fields; index++) {
         const ProtobufCFieldDescriptor *field = &descriptor->fields [index];
         bool implicit = field->label == PROTOBUF_C_LABEL_NONE;
@@ -203,7 +205,7 @@ s_emit_pack (FILE *out, const s_message_t *message)
                           "            size_t length = v.len;\n"
                           "            const void *data = v.data;\n"
                           "            if (length && !data)\n"
-                          "                return ZSHM_CODEC_NOROOM;\n",
+                          "                return ZSHM_FASTGEN_NOROOM;\n",
                      field->offset, implicit ? "v.len" : "has");
         }
         else {
@@ -222,7 +224,7 @@ s_emit_pack (FILE *out, const s_message_t *message)
             size_t need = s_key (field, key) + 5 + rest [index + 1];
             fprintf (out, "            if (length > UINT32_MAX || (size_t) (end - at) < %zu\n"
                           "            ||  (size_t) (end - at) - %zu < length)\n"
-                          "                return ZSHM_CODEC_NOROOM;\n", need, need);
+                          "                return ZSHM_FASTGEN_NOROOM;\n", need, need);
             s_put_key (out, field, "            ");
             fprintf (out, "            at = zshm_varint_put (at, length);\n"
                           "            if (length)\n"
@@ -350,14 +352,14 @@ static void
 s_emit_layout (FILE *out, const s_message_t *message)
 {
     const ProtobufCMessageDescriptor *descriptor = message->descriptor;
-    fprintf (out, "static const zshm_codec_field_t %s_fields [] = {\n", message->symbol);
+    fprintf (out, "static const zshm_fastgen_field_t %s_fields [] = {\n", message->symbol);
     for (unsigned index = 0; index < descriptor->n_fields; index++) {
         const ProtobufCFieldDescriptor *field = &descriptor->fields [index];
         fprintf (out, "    { %u, %d, %d, %u, %u, %u },\n", field->id, (int) field->label,
                  (int) field->type, field->offset, field->quantifier_offset, field->flags);
     }
     fprintf (out, "};\n\n"
-                  "static const zshm_codec_fast_t %s_fast = {\n"
+                  "static const zshm_fastgen_t %s_fast = {\n"
                   "    &%s, %u, %zu, %s_fields, %s_pack, %s_unpack\n"
                   "};\n\n",
              message->symbol, message->symbol, descriptor->n_fields, descriptor->sizeof_message,
@@ -377,21 +379,20 @@ main (int argc, char *argv [])
                   "#include <stdbool.h>\n"
                   "#include <stdint.h>\n"
                   "#include <string.h>\n"
-                  "#include \"zshm_codec.h\"\n"
-                  "#include \"zshm_varint.h\"\n\n", argv [1], argv [1]);
+                  "#include \"zshm_fastgen.h\"\n\n", argv [1], argv [1]);
     size_t count = 0;
     for (const s_message_t *message = s_messages; message->descriptor; message++) {
-        if (!zshm_codec_plan (message->descriptor))
+        if (!zshm_fastgen_flat (message->descriptor))
             continue;                   //  not flat: the codec leaves it alone
         s_emit_pack (out, message);
         s_emit_unpack (out, message);
         s_emit_layout (out, message);
         count++;
     }
-    fprintf (out, "__attribute__ ((constructor)) static void\nzshm_fastgen_register (void)\n{\n");
+    fprintf (out, "__attribute__ ((constructor)) static void\ns_register_fast_types (void)\n{\n");
     for (const s_message_t *message = s_messages; message->descriptor; message++)
-        if (zshm_codec_plan (message->descriptor))
-            fprintf (out, "    zshm_codec_register (&%s_fast);\n", message->symbol);
+        if (zshm_fastgen_flat (message->descriptor))
+            fprintf (out, "    zshm_fastgen_register (&%s_fast);\n", message->symbol);
     if (count == 0)
         fprintf (out, "    //  No flat message types here\n");
     fprintf (out, "}\n");

@@ -339,7 +339,7 @@ s_test_type (const ProtobufCMessageDescriptor *descriptor, uint64_t seed, int ro
     const zshm_codec_plan_t *plan = zshm_codec_plan (descriptor);
     CHECKF (plan, "%s should be flat", descriptor->name);
     CHECK (zshm_codec_plan (descriptor) == plan);       //  kept, not made again
-    const zshm_codec_fast_t *fast = zshm_codec_fast (plan);
+    const zshm_fastgen_t *fast = zshm_codec_fast (plan);
     CHECKF ((fast != NULL) == fast_on, "%s: generated code %s", descriptor->name,
             fast ? "in use with the interpreter asked for" : "not registered");
     s_gen_t *gen = (s_gen_t *) malloc (sizeof (s_gen_t));

@@ -10,8 +10,11 @@
 #      (pkg-config finds the staged tree through PKG_CONFIG_PATH and
 #      PKG_CONFIG_SYSROOT_DIR, the standard way to use a DESTDIR install);
 #   3. make generates order.pb-c.[ch] and market.pb-c.[ch] with protoc-c,
-#      builds the program, and the program publishes and receives Orders
-#      through a zshm channel.
+#      then order.zshm.c and market.zshm.c with zshm's installed generator
+#      (the objects listed are the .zshm.o), builds the program, and the
+#      program publishes and receives Orders (a nested, repeated type) and
+#      Fills (a flat one, with extreme values) through a zshm channel, and
+#      checks that the generated code is what packs Fills and Quotes.
 #
 # The project is compiled with this build's CC, CFLAGS and LDFLAGS (read
 # from its Makefile), so sanitizer builds link their runtime too.
@@ -45,8 +48,11 @@ done
     || { echo "test_user_project: market.proto was not installed"; exit 1; }
 [ -f "$(pkg-config --variable=includedir zshm)/zshm_proto.h" ] \
     || { echo "test_user_project: zshm_proto.h was not installed"; exit 1; }
+[ -f "$(pkg-config --variable=includedir zshm)/zshm_fastgen.h" ] \
+    || { echo "test_user_project: zshm_fastgen.h was not installed"; exit 1; }
 # Only the public headers are installed: nothing private, nothing generated.
-for private in zshm_sub_priv.h zshm_record.h zshm_layout.h market.pb-c.h; do
+for private in zshm_sub_priv.h zshm_pub_priv.h zshm_codec.h zshm_record.h zshm_layout.h \
+               market.pb-c.h; do
     [ ! -e "$(pkg-config --variable=includedir zshm)/$private" ] \
         || { echo "test_user_project: $private should not be installed"; exit 1; }
 done
@@ -64,6 +70,17 @@ message Order {
     zshm.market.Quote limit = 3;
     repeated uint32 fills = 4;
     bytes note = 5;
+}
+
+message Fill {
+    string client = 1;
+    sint64 quantity = 2;
+    double price = 3;
+    zshm.market.Side side = 4;
+    bool last = 5;
+    fixed32 venue = 6;
+    bytes tag = 7;
+    uint64 sequence = 100;
 }
 EOF
 cat >"$project/shop.c" <<'EOF'
@@ -115,6 +132,39 @@ main (int argc, char **argv)
             return 1;
         }
     }
+    //  Fills go through the code zshm_fastgen wrote for them, extreme
+    //  values included
+    if (!zshm_fastgen_active (&shop__fill__descriptor)
+    ||  !zshm_fastgen_active (&zshm__market__quote__descriptor)
+    ||  zshm_fastgen_active (&shop__order__descriptor)) {
+        fprintf (stderr, "shop: the generated code is not registered as it should be\n");
+        return 1;
+    }
+    int64_t quantities [4] = { 0, -1, INT64_MIN, INT64_MAX };
+    for (int index = 0; index < 40; index++) {
+        Shop__Fill fill = SHOP__FILL__INIT;
+        fill.client = (char *) (index % 3 ? "acme" : "");
+        fill.quantity = quantities [index % 4];
+        fill.price = index % 5 ? 189.25 * index : -0.0;
+        fill.side = index % 2 ? ZSHM__MARKET__SIDE__SIDE_BUY : ZSHM__MARKET__SIDE__SIDE_SELL;
+        fill.last = index % 2;
+        fill.venue = (uint32_t) index * 0x10001u;
+        fill.tag.data = (uint8_t *) "\0\1\2";
+        fill.tag.len = (size_t) index % 4;
+        fill.sequence = UINT64_MAX - (uint64_t) index;
+        if (zshm_pub_send_proto (pub, "orders.fill", &fill.base))
+            return 1;
+        Shop__Fill *got = (Shop__Fill *)
+            zshm_sub_recv_proto (sub, &shop__fill__descriptor, NULL);
+        if (!got || strcmp (got->client, fill.client) || got->quantity != fill.quantity
+        ||  got->price != fill.price || got->side != fill.side || got->last != fill.last
+        ||  got->venue != fill.venue || got->tag.len != fill.tag.len
+        ||  (got->tag.len && memcmp (got->tag.data, fill.tag.data, got->tag.len))
+        ||  got->sequence != fill.sequence) {
+            fprintf (stderr, "shop: fill %d did not come back\n", index);
+            return 1;
+        }
+    }
     //  A Quote is not an Order.
     Zshm__Market__Quote quote = ZSHM__MARKET__QUOTE__INIT;
     quote.symbol = (char *) "MSFT";
@@ -127,7 +177,7 @@ main (int argc, char **argv)
     zshm_sub_destroy (&sub);
     zshm_pub_destroy (&pub);
     zshm_ring_unlink (argv [1]);
-    printf ("shop: 20 orders round-tripped\n");
+    printf ("shop: 20 orders and 40 fills round-tripped, fills and quotes by generated code\n");
     return 0;
 }
 EOF
@@ -135,8 +185,8 @@ EOF
 cat >"$project/Makefile" <<'EOF'
 include $(shell pkg-config --variable=zshm_mk zshm)
 
-shop: shop.o order.pb-c.o market.pb-c.o
-shop.o order.pb-c.o: order.pb-c.h market.pb-c.h
+shop: shop.o order.zshm.o market.zshm.o
+shop.o order.zshm.o: order.pb-c.h market.pb-c.h
 EOF
 
 cc=$(make_var CC)
@@ -146,7 +196,8 @@ if ! make -C "$project" CC="${cc:-cc}" CFLAGS="$cflags" LDFLAGS="$ldflags" \
         >"$work/build.log" 2>&1; then
     echo "test_user_project: the user project did not build"; cat "$work/build.log"; exit 1
 fi
-for generated in order.pb-c.c order.pb-c.h market.pb-c.c market.pb-c.h; do
+for generated in order.pb-c.c order.pb-c.h market.pb-c.c market.pb-c.h order.zshm.c \
+                 market.zshm.c; do
     [ -f "$project/$generated" ] || { echo "test_user_project: $generated not generated"; exit 1; }
 done
 libdir=$(pkg-config --variable=libdir zshm)

@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 
 #include "zshm_pbdecode.h"
-#include "zshm_varint.h"
+#include "zshm_fastgen.h"
 #include "zshm_toolutil.h"
 
 //  descriptor.proto's FieldDescriptorProto.Type
@@ -122,7 +122,7 @@ typedef struct {
     size_t size;                    //  their length
 } s_item_t;
 
-//  A varint (zshm_varint.h: at most ten bytes, bits past the 64th dropped,
+//  A varint (zshm_fastgen.h: at most ten bytes, bits past the 64th dropped,
 //  as protobuf's own parser does); -1 if cut short or longer.
 static int
 s_varint (s_wire_t *wire, uint64_t *value_p)
