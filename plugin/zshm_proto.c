@@ -3,12 +3,13 @@
 
     Sending.  A flat message (singular scalars, enums, strings and bytes)
     is packed by zshm_codec (the same bytes as protobuf-c's, at a fraction
-    of the cost) straight into an open slot (zshm_pub_send_open), without
-    being sized first: frame sizes are fixed-width, so the payload's place
-    does not depend on its size, and send_close fills the sizes in.  One
-    that does not fit the slot, or is not flat, is sized first; if it fits
-    its slot it is packed straight into it (zshm_pub_send_direct), by the
-    codec or protobuf-c's flat pack.  A larger one is packed by protobuf-c
+    of the cost) into an open message (zshm_pub_send_open: the publisher's
+    stage, copied to the slot at the close), without being sized first:
+    frame sizes are fixed-width, so the payload's place does not depend on
+    its size, and send_close fills the sizes in.  One that does not fit the
+    open message's room (a slot, and a few hundred bytes at most), or is
+    not flat, is sized first; if it fits its slot it is packed straight
+    into it (zshm_pub_send_direct), by the codec or protobuf-c's pack.  A larger one is packed by protobuf-c
     through a buffer whose append callback gets consecutive pieces (a tag,
     a varint, a string...) and hands each to zshm_pub_send_write, which
     copies it into the fragment, so the packed message is never assembled
@@ -367,7 +368,7 @@ zshm_pub_send_proto (zshm_pub_t *self, const char *topic, const ProtobufCMessage
     const zshm_codec_plan_t *plan = zshm_codec_plan_cached (zshm_pub_codec_cache (self),
                                                             msg->descriptor);
     if (plan && !msg->n_unknown_fields) {
-        //  Straight into an open slot, unsized: the slot's room bounds it
+        //  Into an open message, unsized: its room bounds it
         size_t room;
         uint8_t *out = (uint8_t *) zshm_pub_send_open (self, topic, topic_size,
                                                        msg->descriptor->name,
@@ -376,7 +377,7 @@ zshm_pub_send_proto (zshm_pub_t *self, const char *topic, const ProtobufCMessage
             size_t packed = zshm_codec_pack (plan, msg, out, room);
             if (packed != ZSHM_CODEC_NOROOM)
                 return zshm_pub_send_close (self, packed);
-            zshm_pub_send_abort (self);     //  larger than a slot: below
+            zshm_pub_send_abort (self);     //  larger than the room: below
         }
     }
     size_t size;
