@@ -97,7 +97,8 @@ struct _zshm_codec_plan_t {
     s_step_t steps [];
 };
 
-//  zshm_codec_set_fast
+//  zshm_codec_set_fast.  Relaxed everywhere: a switch for tests, set
+//  before the work it affects, publishing no data with it.
 static atomic_bool s_use_fast = true;
 
 //  The plan's code, if it has code and code is in use.  Acquire: pairs

@@ -79,7 +79,9 @@ typedef struct {
     uint32_t frag_left;         //  of which not yet written
     uint64_t first_seq;         //  sequence of the message's first slot
     uint64_t last_seq;          //  first_seq of the last message sent
-    //  A small record, built here before it goes to its slot
+    //  A small record, built here before it goes to its slot.  Private:
+    //  _Atomic only so that s_writer_t writes it as it writes slots; its
+    //  relaxed accesses order nothing.
     _Atomic uint64_t stage [S_STAGE / 8];
 } s_channel_t;
 
@@ -243,6 +245,9 @@ s_stage_commit (s_channel_t *channel, size_t words, size_t size)
 {
     uint64_t seq;
     _Atomic uint64_t *slot = (_Atomic uint64_t *) zshm_ring_reserve (channel->ring, &seq);
+    //  The ring protocol's W3: relaxed stores, after zshm_ring_reserve's
+    //  release fence (W2) and before zshm_ring_commit's release store (W4),
+    //  which a reader's acquire of the slot's state pairs with.
     for (size_t index = 0; index < words; index++)
         zshm_store_relaxed (&slot [index], zshm_load_relaxed (&channel->stage [index]));
     //  Cannot fail: it fits the slot.
