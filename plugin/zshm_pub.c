@@ -50,6 +50,7 @@
 #include "zshm_reader.h"
 #include "zshm_record.h"
 #include "zshm_ring.h"
+#include "zshm_ring_priv.h"
 #include "zshm_pub_priv.h"
 
 
@@ -90,6 +91,9 @@ struct _zshm_pub_t {
     size_t channel_count;       //  how many
     zsock_t *sock;              //  ZeroMQ PUB for tcp:// and co., or NULL
     size_t maxmsg;              //  largest body accepted, bytes
+    size_t slot_max;            //  largest body zshm_pub_send writes in one
+                                //  go: the one shm endpoint's slot, within
+                                //  maxmsg; 0 for any other set of endpoints
     bool streaming;             //  between send_begin and send_end
     bool opened;                //  between send_open and send_close
     size_t open_at;             //  open: the payload's offset in the slot
@@ -137,8 +141,11 @@ s_writer_start (s_writer_t *writer, void *payload)
 //  relaxed is enough, because zshm_ring_reserve's release fence (W2)
 //  precedes it and zshm_ring_commit's release store (W4) follows it (see
 //  the top of zshm_ring.c).
-static inline void
-s_writer_bytes (s_writer_t *writer, const uint8_t *data, size_t size)
+//  Always inlined where a whole record is built in one go (s_send_channel),
+//  so that the writer lives in registers; s_writer_bytes is the same, out
+//  of line, for the fragment path.
+static inline __attribute__ ((always_inline)) void
+s_writer_put (s_writer_t *writer, const uint8_t *data, size_t size)
 {
     _Atomic uint64_t *words = writer->words;
     size_t word = writer->word;
@@ -158,10 +165,20 @@ s_writer_bytes (s_writer_t *writer, const uint8_t *data, size_t size)
         size -= 8;
     }
     if (size) {
-        //  The tail, 1 to 7 bytes, gathered in a register
-        uint64_t chunk = 0;
-        for (size_t index = 0; index < size; index++)
-            chunk |= (uint64_t) data [index] << (8 * index);
+        //  The tail, 1 to 7 bytes, gathered in a register by loads that
+        //  overlap rather than by a loop: 4-7 bytes are two 4-byte loads,
+        //  1-3 bytes the first, middle and last (some of them the same
+        //  byte, which ORs into place twice harmlessly).
+        uint64_t chunk;
+        if (size >= 4) {
+            uint32_t low, high;
+            memcpy (&low, data, 4);
+            memcpy (&high, data + size - 4, 4);
+            chunk = low | (uint64_t) high << (8 * (size - 4));
+        }
+        else
+            chunk = data [0] | (uint64_t) data [size / 2] << (8 * (size / 2))
+                  | (uint64_t) data [size - 1] << (8 * (size - 1));
         pending |= chunk << (8 * fill);
         if (fill + size >= 8) {
             //  fill > 0 here, as size < 8
@@ -204,8 +221,14 @@ s_writer_bytes (s_writer_t *writer, const uint8_t *data, size_t size)
     writer->fill = fill;
 }
 
+static void
+s_writer_bytes (s_writer_t *writer, const uint8_t *data, size_t size)
+{
+    s_writer_put (writer, data, size);
+}
+
 //  Append a little-endian u32 (a frame size): two shifts, no loop.
-static inline void
+static inline __attribute__ ((always_inline)) void
 s_writer_u32 (s_writer_t *writer, uint32_t value)
 {
 #ifdef S_LITTLE_ENDIAN
@@ -244,16 +267,14 @@ static void
 s_stage_commit (s_channel_t *channel, size_t words, size_t size)
 {
     uint64_t seq;
-    _Atomic uint64_t *slot = (_Atomic uint64_t *) zshm_ring_reserve (channel->ring, &seq);
+    _Atomic uint64_t *slot = (_Atomic uint64_t *) zshm_ring_reserve_fast (channel->ring, &seq);
     //  The ring protocol's W3: relaxed stores, after zshm_ring_reserve's
     //  release fence (W2) and before zshm_ring_commit's release store (W4),
     //  which a reader's acquire of the slot's state pairs with.
     for (size_t index = 0; index < words; index++)
         zshm_store_relaxed (&slot [index], zshm_load_relaxed (&channel->stage [index]));
-    //  Cannot fail: it fits the slot.
-    int rc = zshm_ring_commit (channel->ring, size);
-    assert (rc == 0);
-    (void) rc;
+    //  It fits the slot.
+    zshm_ring_commit_fast (channel->ring, size);
     channel->first_seq = seq;
     channel->last_seq = seq;
 }
@@ -264,7 +285,7 @@ static void
 s_fragment_open (s_channel_t *channel)
 {
     uint64_t seq;
-    s_writer_start (&channel->writer, zshm_ring_reserve (channel->ring, &seq));
+    s_writer_start (&channel->writer, zshm_ring_reserve_fast (channel->ring, &seq));
     if (channel->offset == 0)
         channel->first_seq = seq;
     uint32_t left = channel->total - channel->offset;
@@ -292,10 +313,8 @@ s_fragment_commit (s_channel_t *channel)
 {
     assert (channel->writer.words && channel->frag_left == 0);
     s_writer_flush (&channel->writer);
-    //  Cannot fail: the fragment was sized to the slot.
-    int rc = zshm_ring_commit (channel->ring, channel->frag_header + channel->frag_size);
-    assert (rc == 0);
-    (void) rc;
+    //  The fragment was sized to the slot.
+    zshm_ring_commit_fast (channel->ring, channel->frag_header + channel->frag_size);
     channel->offset += channel->frag_size;
     channel->writer.words = NULL;
 }
@@ -391,29 +410,17 @@ s_end_all (zshm_pub_t *self)
         s_message_end (&self->channels [index]);
 }
 
-//  Send frames on one channel.  A message that fits one slot, the common
-//  case, is written in fewer steps: the headers as whole words, each frame
-//  size with two shifts.  The bytes are the same as the general path's.
-static void
-s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
-                const size_t *sizes, size_t count)
+//  Send frames that fit one slot (total <= body_max), the common case, in
+//  fewer steps than s_message_put's: the headers as whole words, each
+//  frame size with two shifts, the writer in registers.  The bytes are the
+//  same as the general path's.  Inlined into zshm_pub_send with count 2.
+static inline __attribute__ ((always_inline)) void
+s_send_slot (s_channel_t *channel, size_t total, const void *const *data,
+             const size_t *sizes, size_t count)
 {
-    if (total > channel->body_max) {
-        uint8_t header [ZSHM_BODY_HEADER], size [ZSHM_FRAME_HEADER];
-        zshm_body_encode (header, 0, (uint32_t) count);
-        s_message_begin (channel, (uint32_t) total);
-        s_message_put (channel, header, sizeof header);
-        for (size_t index = 0; index < count; index++) {
-            zshm_record_put32 (size, (uint32_t) sizes [index]);
-            s_message_put (channel, size, sizeof size);
-            s_message_put (channel, data [index], sizes [index]);
-        }
-        s_message_end (channel);
-        return;
-    }
     uint64_t seq;
     s_writer_t writer;
-    s_writer_start (&writer, zshm_ring_reserve (channel->ring, &seq));
+    s_writer_start (&writer, zshm_ring_reserve_fast (channel->ring, &seq));
 #ifdef S_LITTLE_ENDIAN
     //  The short record header (magic, flags, total), then the body
     //  header (no type name, count frames)
@@ -430,15 +437,34 @@ s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
 #endif
     for (size_t index = 0; index < count; index++) {
         s_writer_u32 (&writer, (uint32_t) sizes [index]);
-        s_writer_bytes (&writer, (const uint8_t *) data [index], sizes [index]);
+        s_writer_put (&writer, (const uint8_t *) data [index], sizes [index]);
     }
     s_writer_flush (&writer);
-    //  Cannot fail: it fits the slot.
-    int rc = zshm_ring_commit (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
-    assert (rc == 0);
-    (void) rc;
+    //  It fits the slot.
+    zshm_ring_commit_fast (channel->ring, ZSHM_RECORD_SHORT_HEADER + total);
     channel->first_seq = seq;
     channel->last_seq = seq;
+}
+
+//  Send frames on one channel.
+static void
+s_send_channel (s_channel_t *channel, size_t total, const void *const *data,
+                const size_t *sizes, size_t count)
+{
+    if (total <= channel->body_max) {
+        s_send_slot (channel, total, data, sizes, count);
+        return;
+    }
+    uint8_t header [ZSHM_BODY_HEADER], size [ZSHM_FRAME_HEADER];
+    zshm_body_encode (header, 0, (uint32_t) count);
+    s_message_begin (channel, (uint32_t) total);
+    s_message_put (channel, header, sizeof header);
+    for (size_t index = 0; index < count; index++) {
+        zshm_record_put32 (size, (uint32_t) sizes [index]);
+        s_message_put (channel, size, sizeof size);
+        s_message_put (channel, data [index], sizes [index]);
+    }
+    s_message_end (channel);
 }
 
 //  Encoded body size of frames of these sizes, or 0 with EMSGSIZE when it
@@ -570,6 +596,9 @@ zshm_pub_new (const char *endpoints)
             goto failed;
         }
     }
+    if (self->channel_count == 1 && !self->sock)
+        self->slot_max = self->channels [0].body_max < self->maxmsg
+                       ? self->channels [0].body_max : self->maxmsg;
     free (copy);
     free (zmq_list);
     return self;
@@ -614,15 +643,29 @@ zshm_pub_send_frames (zshm_pub_t *self, const void *const *data, const size_t *s
         errno = EINVAL;
         return -1;
     }
-    for (size_t index = 0; index < count; index++)
-        if (!data [index] && sizes [index]) {
-            errno = EINVAL;
-            return -1;
-        }
-    s_stream_abort (self);
-    size_t total = s_body_size (self, 0, sizes, count);
-    if (!total)
+    //  One pass over the frames: NULL data (EINVAL, before anything else
+    //  happens) and the body size (EMSGSIZE past maxmsg, summed without
+    //  overflow: each term is checked against maxmsg first).
+    size_t maxmsg = self->maxmsg;
+    size_t total = ZSHM_BODY_HEADER;
+    bool invalid = false, oversize = false;
+    for (size_t index = 0; index < count; index++) {
+        size_t size = sizes [index];
+        invalid |= !data [index] && size;
+        oversize |= size > maxmsg || ZSHM_FRAME_HEADER + size > maxmsg - total;
+        if (!oversize)
+            total += ZSHM_FRAME_HEADER + size;
+    }
+    if (invalid) {
+        errno = EINVAL;
         return -1;
+    }
+    if (self->opened || self->streaming)
+        s_stream_abort (self);
+    if (oversize) {
+        errno = EMSGSIZE;
+        return -1;
+    }
     for (size_t index = 0; index < self->channel_count; index++)
         s_send_channel (&self->channels [index], total, data, sizes, count);
     if (self->sock)
@@ -642,6 +685,19 @@ zshm_pub_send (zshm_pub_t *self, const char *topic, const void *data, size_t siz
     }
     const void *frames [2] = { topic, data };
     size_t sizes [2] = { strlen (topic), size };
+    //  The common case in a straight line: one shm endpoint, nothing
+    //  streaming, and a message that fits one slot (each size is checked
+    //  alone first, so the sum cannot overflow).  zshm_pub_send_frames
+    //  does the same for it, in more steps.
+    size_t slot_max = self->slot_max;
+    if (sizes [0] <= slot_max && size <= slot_max && (data || !size)
+    &&  ZSHM_BODY_HEADER + 2 * ZSHM_FRAME_HEADER + sizes [0] + size <= slot_max
+    &&  !self->opened && !self->streaming) {
+        s_send_slot (&self->channels [0],
+                     ZSHM_BODY_HEADER + 2 * ZSHM_FRAME_HEADER + sizes [0] + size,
+                     frames, sizes, 2);
+        return 0;
+    }
     return zshm_pub_send_frames (self, frames, sizes, 2);
 }
 

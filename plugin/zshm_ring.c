@@ -639,31 +639,11 @@ zshm_ring_is_writer (zshm_ring_t *self)
     return self->writer;
 }
 
-//  W1 and W2 for `seq`: mark its slot dirty, so that a reader still copying
-//  the slot's previous lap learns that it is going away, then fence so that
-//  the mark is ordered before every payload store (W3) of `seq`.  The fence
-//  pairs with the reader's R4.
-static inline void
-s_mark (zshm_ring_t *self, uint64_t seq)
-{
-    zshm_store_relaxed (&zshm_ring_slot (self, seq)->state, ZSHM_DIRTY | (seq & ZSHM_SEQ_MASK));
-    zshm_fence_release ();
-    self->marked = seq;
-}
-
 void *
 zshm_ring_reserve (zshm_ring_t *self, uint64_t *seq_p)
 {
     assert (self && self->writer);
-    uint64_t seq = self->next;
-    if (!self->reserved) {
-        if (self->marked < seq + 1)
-            s_mark (self, seq + 1);
-        self->reserved = true;
-    }
-    if (seq_p)
-        *seq_p = seq;
-    return zshm_ring_slot (self, seq)->payload;
+    return zshm_ring_reserve_fast (self, seq_p);
 }
 
 int
@@ -678,28 +658,7 @@ zshm_ring_commit (zshm_ring_t *self, size_t size)
         errno = EMSGSIZE;
         return -1;
     }
-    uint64_t seq = self->next;
-    zshm_slot_t *slot = zshm_ring_slot (self, seq);
-    //  W3 (the length; the payload is already in place).
-    zshm_store_relaxed (&slot->length, (uint32_t) size);
-    //  W4: publish; pairs with the reader's R1 acquire.
-    zshm_store_release (&slot->state, seq & ZSHM_SEQ_MASK);
-    self->next = seq + 1;
-    self->reserved = false;
-    //  W1/W2 for the message after next, now rather than in its reserve:
-    //  taking that line from a reader costs a round trip between cores,
-    //  and on x86 the next W4 would wait behind it in the store buffer.
-    //  Here it overlaps the time until the next send.  Two slots are
-    //  then dirty, so a 2-slot ring marks in reserve instead.
-    if (self->capacity > 2)
-        s_mark (self, seq + 2);
-    //  For observers only (stat, new readers): relaxed is enough, nobody
-    //  reads payload on the strength of it.
-    zshm_store_relaxed (&self->header->head, seq + 1);
-    //  The `block` strategy's only cost to the writer: one load of a line
-    //  that stays shared in our cache while nobody sleeps.
-    if (zshm_load_relaxed (&self->control->waiters))
-        zshm_ring_wake (self);
+    zshm_ring_commit_fast (self, size);
     return 0;
 }
 
@@ -712,9 +671,9 @@ zshm_ring_send (zshm_ring_t *self, const void *data, size_t size)
         return 0;
     }
     uint64_t seq;
-    void *payload = zshm_ring_reserve (self, &seq);
+    void *payload = zshm_ring_reserve_fast (self, &seq);
     zshm_copy_to_shared (payload, data, size);              //  W3
-    zshm_ring_commit (self, size);
+    zshm_ring_commit_fast (self, size);
     return seq;
 }
 
