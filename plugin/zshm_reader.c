@@ -21,8 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zshm_reader.h"
-#include "zshm_ring_priv.h"
+#include "zshm_reader_priv.h"
 
 //  How often a waiting reader asks whether the writer is still alive.  A
 //  dead writer is reported within this interval plus one poll.
@@ -35,18 +34,6 @@
 //  Empty try_recv calls between two looks at the clock.
 #define ZSHM_TRY_POLLS     1024
 
-struct _zshm_reader_t {
-    zshm_ring_t *ring;              //  the ring we follow (not owned)
-    uint64_t position;              //  sequence we expect next
-    uint64_t lost;                  //  messages lapped before we got them
-    uint64_t delivered;             //  messages received
-    zshm_idle_t idle;               //  how we wait
-    zshm_reader_entry_t *entry;     //  our registry entry, or NULL
-    bool peeked;                    //  a peek awaits its advance
-    uint64_t peek_state;            //  the state word the peek saw (R1)
-    uint32_t empty_polls;           //  empty try_recv calls since clock look
-    int64_t next_liveness_ns;       //  when we next probe the writer's life
-};
 
 static int64_t
 s_now_ns (void)
@@ -101,19 +88,6 @@ s_unregister (zshm_reader_entry_t *entry)
         zshm_store_release (&entry->pid, 0);
 }
 
-//  Publish our counters for observers (relaxed: nothing is read on the
-//  strength of them, and the line is ours alone).
-static inline void
-s_publish (zshm_reader_t *self)
-{
-    zshm_reader_entry_t *entry = self->entry;
-    if (entry) {
-        zshm_store_relaxed (&entry->position, self->position);
-        zshm_store_relaxed (&entry->delivered, self->delivered);
-        zshm_store_relaxed (&entry->lost, self->lost);
-    }
-}
-
 zshm_reader_t *
 zshm_reader_new (zshm_ring_t *ring)
 {
@@ -164,7 +138,7 @@ s_resync (zshm_reader_t *self, uint64_t state)
     self->lost += target - self->position;
     self->position = target;
     self->peeked = false;
-    s_publish (self);
+    zshm_reader_publish (self);
 }
 
 //  How a state word compares to what we expect.
@@ -225,11 +199,11 @@ s_read (zshm_reader_t *self, void *buf, size_t max, size_t *size_p, uint64_t *se
             //  A stable length that cannot be: a corrupt segment, not a
             //  race.  Count it lost rather than deliver garbage.
             self->lost++;
-            s_publish (self);
+            zshm_reader_publish (self);
             continue;
         }
         self->delivered++;
-        s_publish (self);
+        zshm_reader_publish (self);
         *size_p = size;
         if (seq_p)
             *seq_p = expected;
@@ -435,7 +409,7 @@ zshm_reader_peek (zshm_reader_t *self, size_t *size_p, uint64_t *seq_p)
             else {
                 self->position++;
                 self->lost++;
-                s_publish (self);
+                zshm_reader_publish (self);
             }
             continue;
         }
@@ -473,7 +447,7 @@ zshm_reader_advance (zshm_reader_t *self)
     }
     self->position++;
     self->delivered++;
-    s_publish (self);
+    zshm_reader_publish (self);
     return true;
 }
 
@@ -515,7 +489,7 @@ zshm_reader_seek_oldest (zshm_reader_t *self)
         position++;
     self->position = position;
     self->peeked = false;
-    s_publish (self);
+    zshm_reader_publish (self);
 }
 
 void
@@ -527,7 +501,7 @@ zshm_reader_seek_latest (zshm_reader_t *self)
     uint64_t head = zshm_load_relaxed (&self->ring->header->head);
     self->position = head ? head : 1;
     self->peeked = false;
-    s_publish (self);
+    zshm_reader_publish (self);
 }
 
 void
