@@ -1058,6 +1058,31 @@ zshm_pub_test (bool verbose)
             assert (zshm_record_get32 (at) == 0);
         }
 
+    //  The same through zshm_pub_send's own path (a topic string and one
+    //  frame), byte for byte
+    for (size_t topic_size = 0; topic_size < 10; topic_size++)
+        for (size_t data_size = 0; data_size < 18; data_size++) {
+            char topic [16];
+            memcpy (topic, letters, topic_size);
+            topic [topic_size] = 0;
+            assert (zshm_pub_send (pub, topic, letters + 3, data_size) == 0);
+            size = zshm_reader_try_recv (reader, slot, sizeof slot, &seq);
+            size_t total = 8 + 4 + topic_size + 4 + data_size;
+            assert ((size_t) size == 8 + total);
+            uint8_t expected [64];
+            zshm_record_encode_short (expected, (uint32_t) total);
+            zshm_body_encode (expected + 8, 0, 2);
+            zshm_record_put32 (expected + 16, (uint32_t) topic_size);
+            memcpy (expected + 20, letters, topic_size);
+            zshm_record_put32 (expected + 20 + topic_size, (uint32_t) data_size);
+            memcpy (expected + 24 + topic_size, letters + 3, data_size);
+            assert (memcmp (slot, expected, (size_t) size) == 0);
+        }
+    //  NULL data is refused unless it is empty
+    assert (zshm_pub_send (pub, "tick", NULL, 1) == -1 && errno == EINVAL);
+    assert (zshm_pub_send (pub, "tick", NULL, 0) == 0);
+    assert (zshm_reader_try_recv (reader, slot, sizeof slot, &seq) == 8 + 8 + 4 + 4 + 4);
+
     //  A message over three slots: 48 body bytes each
     char data [100];
     for (size_t index = 0; index < sizeof data; index++)

@@ -165,7 +165,7 @@ s_grow (void **buf_p, size_t *max_p, size_t size, size_t unit, size_t cap)
 //  Does a message published as `seq` with this topic match?  As on a
 //  ZeroMQ PUB, a subscription applies to messages published after it was
 //  made, not to older ones still waiting to be read.
-static bool
+static inline bool
 s_matches (zshm_sub_t *self, const uint8_t *topic, size_t size, uint64_t seq)
 {
     for (size_t index = 0; index < self->prefix_count; index++) {
@@ -518,7 +518,7 @@ s_topic (const uint8_t *body, size_t available, size_t total, size_t *offset_p,
 
 //  Decode a complete body of `total` bytes into the frame table and type.
 //  0, or -1 if it is malformed (or the table cannot grow).
-static int
+static inline int
 s_decode (zshm_sub_t *self, size_t total)
 {
     const uint8_t *body = self->body;
@@ -532,8 +532,9 @@ s_decode (zshm_sub_t *self, size_t total)
     if (type_len > ZSHM_RECORD_TYPE_MAX || at > total || count < 1
     ||  count > (total - at) / ZSHM_FRAME_HEADER
     ||  (type_len && memchr (body + ZSHM_BODY_HEADER, 0, type_len))
-    ||  s_grow ((void **) &self->frames, &self->frame_max, count, sizeof (s_frame_t),
-                SIZE_MAX))
+    ||  (count > self->frame_max
+         && s_grow ((void **) &self->frames, &self->frame_max, count, sizeof (s_frame_t),
+                    SIZE_MAX)))
         return -1;
     for (size_t index = 0; index < count; index++) {
         if (total - at < ZSHM_FRAME_HEADER)
@@ -556,7 +557,7 @@ s_decode (zshm_sub_t *self, size_t total)
 }
 
 //  A whole body is in self->body: decode and filter it.  1 to deliver it.
-static int
+static inline int
 s_complete (zshm_sub_t *self, size_t total, uint64_t first_seq, bool decided)
 {
     if (s_decode (self, total)) {
