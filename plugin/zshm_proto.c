@@ -462,26 +462,18 @@ s_sub_decode (zshm_sub_t *self, s_sub_state_t *state,
               const ProtobufCMessageDescriptor *descriptor, const char **topic_p)
 {
     zshm_proto_arena_reset (state->arena);
-    if (zshm_sub_frames (self) != 2)
+    zshm_sub_view_t view;
+    if (!zshm_sub_view (self, &view))
         return s_sub_fail (state, EPROTO);
-    const char *type = zshm_sub_type (self);
-    if (!type)
-        type = "";
-    if (strcmp (type, descriptor->name) != 0 && !(state->untyped && *type == '\0'))
+    //  The type: the descriptor's name (measured once, by the plan), or
+    //  none if untyped messages are accepted
+    const zshm_codec_plan_t *plan = zshm_codec_plan_cached (&state->codec_cache, descriptor);
+    size_t name_len = plan ? zshm_codec_name_len (plan) : strlen (descriptor->name);
+    if ((view.type_len != name_len || memcmp (view.type, descriptor->name, name_len) != 0)
+    &&  !(state->untyped && view.type_len == 0))
         return s_sub_fail (state, EPROTO);
-
-    //  Both frames exist (counted above); an empty one may come back as
-    //  NULL, which protobuf-c must not be handed.
-    static const uint8_t empty [1] = { 0 };
-    size_t topic_size = 0, size = 0;
-    const void *topic = zshm_sub_frame (self, 0, &topic_size);
-    const void *payload = zshm_sub_frame (self, 1, &size);
-    if ((!topic && topic_size) || (!payload && size))
-        return s_sub_fail (state, EPROTO);
-    if (!topic)
-        topic = empty;
-    if (!payload)
-        payload = empty;
+    const uint8_t *topic = view.topic, *payload = view.payload;
+    size_t topic_size = view.topic_size, size = view.size;
     //  The topic's copy goes first in the arena, the message after it; both
     //  stay until the next reset.
     char *topic_copy = NULL;
@@ -492,9 +484,7 @@ s_sub_decode (zshm_sub_t *self, s_sub_state_t *state,
         memcpy (topic_copy, topic, topic_size);
         topic_copy [topic_size] = '\0';
     }
-    ProtobufCMessage *msg = s_unpack (state->arena, descriptor,
-                                      zshm_codec_plan_cached (&state->codec_cache, descriptor),
-                                      payload, size);
+    ProtobufCMessage *msg = s_unpack (state->arena, descriptor, plan, payload, size);
     if (!msg)
         return s_sub_fail (state, errno);
     if (topic_p)

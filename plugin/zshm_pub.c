@@ -24,7 +24,10 @@
     The copy of a few cache-resident words costs far less.  Plain sends
     write their slot directly: their records take a few word stores, too
     quick for the reader to get in between, and at full rate the second
-    pass halved the throughput of 64-byte messages.
+    pass halved the throughput of 64-byte messages.  zshm_pub_send's
+    common case (one shm endpoint, a message that fits one slot) is one
+    straight line: s_send_slot inlined, with the ring's reserve and commit
+    (zshm_ring_priv.h).
 
     A message larger than one slot is cut into fragments over consecutive
     slots.  Each full fragment is committed as soon as the next byte of the
@@ -80,10 +83,9 @@ typedef struct {
     uint32_t frag_left;         //  of which not yet written
     uint64_t first_seq;         //  sequence of the message's first slot
     uint64_t last_seq;          //  first_seq of the last message sent
-    //  A small record, built here before it goes to its slot.  Private:
-    //  _Atomic only so that s_writer_t writes it as it writes slots; its
-    //  relaxed accesses order nothing.
-    _Atomic uint64_t stage [S_STAGE / 8];
+    //  A small record, built here with plain stores before it goes to
+    //  its slot in whole words
+    _Alignas (8) uint8_t stage [S_STAGE];
 } s_channel_t;
 
 struct _zshm_pub_t {
@@ -113,12 +115,15 @@ struct _zshm_pub_t {
 //  Writing records into a ring
 
 //  Where byte `index` (0-7) of a word goes when the word is built in a
-//  register: stored, the word must hold its bytes in memory order.
+//  register: stored, the word must hold its bytes in memory order.  And
+//  S_BYTES_MASK (count), the bits of a word's first `count` (1-7) bytes.
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #   define S_LITTLE_ENDIAN 1
 #   define S_BYTE_SHIFT(index) (8 * (index))
+#   define S_BYTES_MASK(count) (~0ULL >> (64 - 8 * (count)))
 #else
 #   define S_BYTE_SHIFT(index) (56 - 8 * (index))
+#   define S_BYTES_MASK(count) (~0ULL << (64 - 8 * (count)))
 #endif
 
 static inline void
@@ -262,7 +267,8 @@ s_writer_flush (s_writer_t *writer)
 }
 
 //  Reserve the next slot, copy the first `words` words of the stage into
-//  it, and commit `size` bytes (see the top).
+//  it, the bytes past `size` in the last one zeroed (the slot's padding),
+//  and commit `size` bytes (see the top).
 static void
 s_stage_commit (s_channel_t *channel, size_t words, size_t size)
 {
@@ -271,8 +277,13 @@ s_stage_commit (s_channel_t *channel, size_t words, size_t size)
     //  The ring protocol's W3: relaxed stores, after zshm_ring_reserve's
     //  release fence (W2) and before zshm_ring_commit's release store (W4),
     //  which a reader's acquire of the slot's state pairs with.
-    for (size_t index = 0; index < words; index++)
-        zshm_store_relaxed (&slot [index], zshm_load_relaxed (&channel->stage [index]));
+    for (size_t index = 0; index < words; index++) {
+        uint64_t value;
+        memcpy (&value, channel->stage + 8 * index, 8);
+        if (index + 1 == words && size % 8)
+            value &= S_BYTES_MASK (size % 8);
+        zshm_store_relaxed (&slot [index], value);
+    }
     //  It fits the slot.
     zshm_ring_commit_fast (channel->ring, size);
     channel->first_seq = seq;
@@ -863,25 +874,25 @@ zshm_pub_send_open (zshm_pub_t *self, const void *topic, size_t topic_size,
         zshm_ring_set_type (channel->ring, type_name);
         channel->typed = true;
     }
-    s_writer_t *writer = &channel->writer;
-    s_writer_start (writer, channel->stage);
-    //  The short header and the payload's size say 0 until send_close
-    uint8_t header [ZSHM_RECORD_SHORT_HEADER + ZSHM_BODY_HEADER];
-    zshm_record_encode_short (header, 0);
-    zshm_body_encode (header + ZSHM_RECORD_SHORT_HEADER, (uint16_t) type_len, 2);
-    s_writer_bytes (writer, header, sizeof header);
-    s_writer_bytes (writer, (const uint8_t *) type_name, type_len);
-    s_writer_u32 (writer, (uint32_t) topic_size);
-    s_writer_bytes (writer, (const uint8_t *) topic, topic_size);
-    s_writer_u32 (writer, 0);
-    size_t at = writer->word * 8 + writer->fill;
-    s_writer_flush (writer);
+    //  The record up to its payload, whose size (and the total) send_close
+    //  fills in
+    uint8_t *stage = channel->stage;
+    zshm_body_encode (stage + ZSHM_RECORD_SHORT_HEADER, (uint16_t) type_len, 2);
+    uint8_t *at = stage + ZSHM_RECORD_SHORT_HEADER + ZSHM_BODY_HEADER;
+    if (type_len)
+        memcpy (at, type_name, type_len);
+    at += type_len;
+    zshm_record_put32 (at, (uint32_t) topic_size);
+    at += ZSHM_FRAME_HEADER;
+    if (topic_size)
+        memcpy (at, topic, topic_size);
+    at += topic_size + ZSHM_FRAME_HEADER;
     self->opened = true;
-    self->open_at = at;
+    self->open_at = (size_t) (at - stage);
     self->open_fixed = fixed;
     self->open_room = limit - fixed;
     *room_p = self->open_room;
-    return (uint8_t *) writer->words + at;
+    return at;
 }
 
 zshm_codec_cache_t *
@@ -902,17 +913,13 @@ zshm_pub_send_close (zshm_pub_t *self, size_t size)
     }
     self->opened = false;
     s_channel_t *channel = &self->channels [0];
-    //  The two sizes, into the stage (private: plain stores)
-    uint8_t *base = (uint8_t *) channel->stage;
+    //  The header and the payload's size
+    uint8_t *stage = channel->stage;
     size_t total = self->open_fixed + size;
-    uint8_t encoded [4];
-    zshm_record_put32 (encoded, (uint32_t) size);
-    memcpy (base + self->open_at - ZSHM_FRAME_HEADER, encoded, sizeof encoded);
-    zshm_record_put32 (encoded, (uint32_t) total);
-    memcpy (base + 4, encoded, sizeof encoded);
+    zshm_record_encode_short (stage, (uint32_t) total);
+    zshm_record_put32 (stage + self->open_at - ZSHM_FRAME_HEADER, (uint32_t) size);
     size_t bytes = ZSHM_RECORD_SHORT_HEADER + total;
     s_stage_commit (channel, (bytes + 7) / 8, bytes);
-    channel->writer.words = NULL;
     return 0;
 }
 

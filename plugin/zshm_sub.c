@@ -12,7 +12,10 @@
     them and offsets that continue exactly; anything else drops the partial
     message and counts it.  Everything is decoded from the private copy and
     checked against `total` and our own maxmsg: a hostile segment costs us
-    dropped messages, never a crash or a read out of bounds.
+    dropped messages, never a crash or a read out of bounds.  The common
+    record, a whole message under a short header, is recognised from its
+    first word and copied in whole words (s_fragment's first branch); the
+    reader's peek and advance are inlined for it (zshm_reader_priv.h).
 
     Filtering.  Prefix subscriptions on frame 0, as on a SUB socket.  A
     fragmented message is judged as soon as its topic has arrived; the rest
@@ -114,6 +117,7 @@ struct _zshm_sub_t {
     size_t frame_max;           //  entries allocated
     size_t frame_count;         //  its frame count, 0 if none
     char type [ZSHM_RECORD_TYPE_MAX + 1];   //  its type name, "" if none
+    size_t type_len;            //  strlen (type)
     uint64_t seq;               //  its first fragment's sequence
     //  Subscriptions
     s_prefix_t *prefixes;       //  array
@@ -552,6 +556,7 @@ s_decode (zshm_sub_t *self, size_t total)
     if (type_len)
         memcpy (self->type, body + ZSHM_BODY_HEADER, type_len);
     self->type [type_len] = 0;
+    self->type_len = type_len;
     self->frame_count = count;
     return 0;
 }
@@ -872,6 +877,7 @@ s_recv_tcp (zshm_sub_t *self)
         }
         self->frame_count = count;
         self->type [0] = 0;
+        self->type_len = 0;
         self->seq = 0;
         return (int) count;
     }
@@ -883,6 +889,7 @@ zshm_sub_recv (zshm_sub_t *self)
     assert (self);
     self->frame_count = 0;
     self->type [0] = 0;
+    self->type_len = 0;
     return self->sock ? s_recv_tcp (self) : s_recv_shm (self);
 }
 
@@ -912,6 +919,22 @@ zshm_sub_type (zshm_sub_t *self)
 {
     assert (self);
     return self->type;
+}
+
+bool
+zshm_sub_view (zshm_sub_t *self, zshm_sub_view_t *view)
+{
+    assert (self);
+    assert (view);
+    if (self->frame_count != 2)
+        return false;
+    view->type = self->type;
+    view->type_len = self->type_len;
+    view->topic = self->body + self->frames [0].offset;
+    view->topic_size = self->frames [0].size;
+    view->payload = self->body + self->frames [1].offset;
+    view->size = self->frames [1].size;
+    return true;
 }
 
 uint64_t

@@ -24,4 +24,21 @@ void *
 void
     zshm_sub_set_proto_state (zshm_sub_t *self, void *state, void (*destroy) (void **state_p));
 
+//  The last message received, as zshm_proto.c reads it: its type name and
+//  its two frames, a topic and a payload (pointers into the subscriber,
+//  valid until its next receive).
+typedef struct {
+    const char *type;           //  "" if none
+    size_t type_len;            //  strlen (type)
+    const uint8_t *topic;       //  never NULL
+    size_t topic_size;
+    const uint8_t *payload;     //  never NULL
+    size_t size;
+} zshm_sub_view_t;
+
+//  Fill *view and return true if the last message has two frames; false
+//  otherwise.
+bool
+    zshm_sub_view (zshm_sub_t *self, zshm_sub_view_t *view);
+
 #endif
