@@ -463,6 +463,51 @@ s_test_limit (void)
     zshm_ring_unlink (name);
 }
 
+//  zshm_varint_get against zshm_varint_put, at every length, with up to
+//  ten bytes more after it and with one byte too few.
+static void
+s_test_varints (uint64_t seed)
+{
+    tu_rng_t rng;
+    tu_rng_seed (&rng, seed);
+    for (unsigned length = 1; length <= 64; length++)
+        for (int round = 0; round < 200; round++) {
+            uint64_t value = tu_rng_next (&rng);
+            if (length < 64)
+                value &= (1ULL << length) - 1;
+            value |= 1ULL << (length - 1);
+            uint8_t buffer [32];
+            memset (buffer, round & 1 ? 0xff : 0x00, sizeof buffer);
+            size_t size = (size_t) (zshm_varint_put (buffer, value) - buffer);
+            CHECK (size == (length + 6) / 7);
+            for (size_t room = 0; room <= 10; room++) {
+                const uint8_t *at = buffer, *end = buffer + size + room;
+                uint64_t got = 0;
+                CHECKF (zshm_varint_get (&at, end, &got) && got == value
+                        && at == buffer + size,
+                        "varint of %u bits (%zu bytes, %zu more): %llx, not %llx", length,
+                        size, room, (unsigned long long) got, (unsigned long long) value);
+                //  One byte short: no varint, nothing moved
+                at = buffer;
+                CHECK (!zshm_varint_get (&at, buffer + size - 1, &got) && at == buffer);
+            }
+        }
+    //  Padded encodings are read as protobuf-c reads them; eleven bytes are
+    //  too many
+    uint8_t padded [16] = { 0x81, 0x80, 0x80, 0x00 };
+    const uint8_t *at = padded;
+    uint64_t got = 0;
+    CHECK (zshm_varint_get (&at, padded + sizeof padded, &got) && got == 1 && at == padded + 4);
+    memset (padded, 0x80, sizeof padded);
+    at = padded;
+    CHECK (!zshm_varint_get (&at, padded + sizeof padded, &got) && at == padded);
+    padded [10] = 0;
+    CHECK (!zshm_varint_get (&at, padded + sizeof padded, &got) && at == padded);
+    padded [9] = 1;
+    CHECK (zshm_varint_get (&at, padded + sizeof padded, &got) && got == 1ULL << 63
+           && at == padded + 10);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -474,6 +519,7 @@ main (int argc, char **argv)
             rounds = atoi (argv [arg]);
     uint64_t seed = tu_seed ();
     printf ("test_proto_codec: TU_SEED=0x%016llx\n", (unsigned long long) seed);
+    s_test_varints (seed);
 
     //  What is flat and what is not
     CHECK (!zshm_codec_plan (&codectest__nested__descriptor));
