@@ -457,11 +457,12 @@ s_sub_fail (s_sub_state_t *state, int error)
     return NULL;
 }
 
+//  Unpack the last message received into the arena, which the caller has
+//  reset.
 static ProtobufCMessage *
 s_sub_decode (zshm_sub_t *self, s_sub_state_t *state,
               const ProtobufCMessageDescriptor *descriptor, const char **topic_p)
 {
-    zshm_proto_arena_reset (state->arena);
     zshm_sub_view_t view;
     if (!zshm_sub_view (self, &view))
         return s_sub_fail (state, EPROTO);
@@ -501,6 +502,9 @@ zshm_sub_recv_proto (zshm_sub_t *self, const ProtobufCMessageDescriptor *descrip
     s_sub_state_t *state = s_sub_state (self);
     if (!state)
         return NULL;
+    //  What the last receive unpacked is released now, before the wait,
+    //  not after it, on the way to the next message
+    zshm_proto_arena_reset (state->arena);
     if (zshm_sub_recv (self) == -1)
         return NULL;
     return s_sub_decode (self, state, descriptor, topic_p);
@@ -515,6 +519,7 @@ zshm_sub_decode_proto (zshm_sub_t *self, const ProtobufCMessageDescriptor *descr
     s_sub_state_t *state = s_sub_state (self);
     if (!state)
         return NULL;
+    zshm_proto_arena_reset (state->arena);
     return s_sub_decode (self, state, descriptor, topic_p);
 }
 
