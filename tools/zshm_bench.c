@@ -100,6 +100,7 @@
 #define S_TPUT_BYTES_MIN    (64ULL << 10)   //  --tput-ring-bytes range
 #define S_TPUT_BYTES_MAX    (16ULL << 30)
 #define S_ZMQ_HWM           10000       //  PUB and SUB high-water marks
+#define S_ACTOR_SPIN_CPUS   6           //  allowed CPUs for spinning actors
 
 //  --------------------------------------------------------------------------
 //  Time.  On x86-64 with an invariant TSC we read the TSC (calibrated
@@ -1475,10 +1476,10 @@ s_usage (FILE *out)
 "  --zmq-hwm N       SNDHWM of every PUB and RCVHWM of every SUB, and the\n"
 "                    subscriber actors' HWM (default %d; libzmq's own default\n"
 "                    is 1000); PUB drops beyond it\n"
-"  --actor-idle NAME how the subscriber actors wait: spin (default, as zshm_sub),\n"
-"                    yield, backoff or block.  Spinning actors compete for the\n"
-"                    CPUs the other threads of the path need when there are\n"
-"                    fewer than about 6 free; yield is kinder there\n"
+"  --actor-idle NAME how the subscriber actors wait: spin, yield, backoff or\n"
+"                    block.  Default: spin (as zshm_sub) with 6 CPUs or more\n"
+"                    allowed, else yield: spinning actors compete for the CPUs\n"
+"                    the other threads of the path need\n"
 "  --bridge-idle NAME\n"
 "                    how the serving bridge and the bridged subscriber wait:\n"
 "                    block (default, as zshm-bridge), spin, yield or backoff\n"
@@ -2044,7 +2045,7 @@ zshm_bench_main (int argc, char **argv)
     bench->capacity = S_CAPACITY;
     bench->zmq_hwm = S_ZMQ_HWM;
     bench->clock_name = "auto";
-    bench->actor_idle = "spin";
+    bench->actor_idle = NULL;           //  chosen after the options, below
     bench->bridge_idle = "block";
     if (sched_getaffinity (0, sizeof bench->allowed, &bench->allowed)) {
         fprintf (stderr, "zshm bench: sched_getaffinity: %s\n", strerror (errno));
@@ -2059,6 +2060,12 @@ zshm_bench_main (int argc, char **argv)
         free (bench);
         return parsed < 0 ? 1 : 0;
     }
+    //  Subscriber actors spin where there are CPUs to spare for them, and
+    //  yield where they would take the CPUs the rest of the path needs:
+    //  with fewer than six, four actor threads and the two sides share
+    //  them, and spinning ones stretch every wake-up to a time slice.
+    if (!bench->actor_idle)
+        bench->actor_idle = CPU_COUNT (&bench->allowed) >= S_ACTOR_SPIN_CPUS ? "spin" : "yield";
     s_outputs_t outputs = { NULL, NULL, NULL, stdout };
     if ((bench->json_path && strcmp (bench->json_path, "-") == 0)
     ||  (bench->csv_path && strcmp (bench->csv_path, "-") == 0))
