@@ -95,6 +95,9 @@
     strategy: spin (the default) costs it a whole core, for the lowest
     latency; "shm://ticks?idle=block" costs nothing while idle (it wakes
     every 10 ms to look at its pipe) and adds microseconds per message.
+    Where the actors and the application's threads share a few cores,
+    "idle=yield" keeps the core but lets the other threads run at once:
+    spinning actors there delay them by whole time slices.
     =========================================================================
 */
 
