@@ -146,7 +146,7 @@ s_writer_start (s_writer_t *writer, void *payload)
 //  relaxed is enough, because zshm_ring_reserve's release fence (W2)
 //  precedes it and zshm_ring_commit's release store (W4) follows it (see
 //  the top of zshm_ring.c).
-//  Always inlined where a whole record is built in one go (s_send_channel),
+//  Always inlined where a whole record is built in one go (s_send_slot),
 //  so that the writer lives in registers; s_writer_bytes is the same, out
 //  of line, for the fragment path.
 static inline __attribute__ ((always_inline)) void

@@ -3,8 +3,10 @@
 
     The reader's half of the protocol drawn at the top of zshm_ring.c lives
     in s_read (R1-R5) and zshm_reader_peek/advance (the same steps split in
-    two).  Everything else here is waiting: idle strategies, the futex for
-    `block`, and the liveness probe that turns a dead writer into EPIPE.
+    two; their common case is also inline, for the subscriber, in
+    zshm_reader_priv.h).  Everything else here is waiting: idle
+    strategies, the futex for `block`, and the liveness probe that turns a
+    dead writer into EPIPE.
     =========================================================================
 */
 
@@ -33,7 +35,6 @@
 #define ZSHM_SPIN_POLLS    200
 //  Empty try_recv calls between two looks at the clock.
 #define ZSHM_TRY_POLLS     1024
-
 
 static int64_t
 s_now_ns (void)

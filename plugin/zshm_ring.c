@@ -5,7 +5,8 @@
     time at least one slot is dirty: the one the writer fills next.  The
     writer publishes seq k into slot i = k & mask.
 
-        Writer (zshm_ring_reserve/commit)       Reader (zshm_reader.c, s_read)
+        Writer (zshm_ring_reserve/commit,       Reader (zshm_reader.c, s_read)
+        inline in zshm_ring_priv.h)
         ---------------------------------       ------------------------------
         W1 i.state = DIRTY | k    (relaxed)     R1 s = i.state      (acquire)
         W2 fence (release)                         dirty, or seq < k: not ready
