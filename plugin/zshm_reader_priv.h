@@ -51,10 +51,12 @@ zshm_reader_peek_fast (zshm_reader_t *self, size_t *size_p, uint64_t *seq_p)
     zshm_ring_t *ring = self->ring;
     uint64_t expected = self->position;
     zshm_slot_t *slot = zshm_ring_slot (ring, expected);
-    uint64_t state = zshm_load_acquire (&slot->state);              //  R1
+    //  R1: pairs with the writer's W4 release; makes the length and the
+    //  payload of `expected` visible to what follows
+    uint64_t state = zshm_load_acquire (&slot->state);
     if (state != (expected & ZSHM_SEQ_MASK))
         return zshm_reader_peek (self, size_p, seq_p);
-    size_t size = zshm_load_relaxed (&slot->length);                //  R2
+    size_t size = zshm_load_relaxed (&slot->length);                //  R2, after R1
     if (size > ring->slot_size)
         return zshm_reader_peek (self, size_p, seq_p);
     self->peeked = true;

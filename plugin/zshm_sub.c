@@ -594,7 +594,10 @@ s_fragment (zshm_sub_t *self, const uint8_t *payload, size_t size, uint64_t seq)
     //  ZSHM_RECORD_BODY_MIN at least); its body then goes to our buffer in
     //  whole words (the slot is padded to them, and the buffer holds the
     //  slot, see s_attach).  This is what the general path below does for
-    //  such a record, in fewer steps.
+    //  such a record, in fewer steps.  The loads are the protocol's R3:
+    //  relaxed, after the peek's acquire (R1); the advance (R4, R5) says
+    //  whether the writer overwrote the slot meanwhile, and if so the copy
+    //  is dropped.
     if (size >= ZSHM_RECORD_SHORT_HEADER + ZSHM_RECORD_BODY_MIN && self->prefix_count) {
         const _Atomic uint64_t *words = (const _Atomic uint64_t *) payload;
         size_t total = size - ZSHM_RECORD_SHORT_HEADER;
