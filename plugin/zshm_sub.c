@@ -886,6 +886,16 @@ s_recv_tcp (zshm_sub_t *self)
     }
 }
 
+//  Where frame `index` of the last message starts: a pointer even for an
+//  empty frame, so that NULL always means "no frame".  (A tcp subscriber
+//  whose messages were all empty has no body buffer yet.)
+static const uint8_t *
+s_frame_data (zshm_sub_t *self, size_t index)
+{
+    static const uint8_t empty [1] = { 0 };
+    return self->body ? self->body + self->frames [index].offset : empty;
+}
+
 int
 zshm_sub_recv (zshm_sub_t *self)
 {
@@ -913,8 +923,7 @@ zshm_sub_frame (zshm_sub_t *self, size_t index, size_t *size_p)
     }
     if (size_p)
         *size_p = self->frames [index].size;
-    //  A pointer even for an empty frame, so NULL always means "no frame".
-    return self->body + self->frames [index].offset;
+    return s_frame_data (self, index);
 }
 
 const char *
@@ -933,9 +942,9 @@ zshm_sub_view (zshm_sub_t *self, zshm_sub_view_t *view)
         return false;
     view->type = self->type;
     view->type_len = self->type_len;
-    view->topic = self->body + self->frames [0].offset;
+    view->topic = s_frame_data (self, 0);
     view->topic_size = self->frames [0].size;
-    view->payload = self->body + self->frames [1].offset;
+    view->payload = s_frame_data (self, 1);
     view->size = self->frames [1].size;
     return true;
 }
@@ -959,7 +968,7 @@ zshm_sub_recv_msg (zshm_sub_t *self)
         return NULL;
     }
     for (size_t index = 0; index < self->frame_count; index++)
-        if (zmsg_addmem (msg, self->body + self->frames [index].offset,
+        if (zmsg_addmem (msg, s_frame_data (self, index),
                          self->frames [index].size)) {
             zmsg_destroy (&msg);
             errno = ENOMEM;

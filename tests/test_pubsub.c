@@ -749,6 +749,27 @@ s_test_tcp (void)
     zshm_sub_destroy (&sub);
     zsock_destroy (&zpub);
 
+    //  Empty frames are frames on tcp too, even in a subscriber's first
+    //  message (nothing buffered yet): a pointer, never NULL
+    sub = zshm_sub_new ("@tcp://127.0.0.1:*", "");
+    CHECK (sub);
+    snprintf (endpoint, sizeof endpoint, ">%s", zsock_endpoint (zshm_sub_sock (sub)));
+    zpub = zsock_new_pub (endpoint);
+    CHECK (zpub);
+    zshm_sub_set_rcvtimeo (sub, 20);
+    for (int attempt = 0;; attempt++) {
+        CHECKF (attempt < 500, "binding subscriber never joined");
+        zsock_send (zpub, "bb", "", (size_t) 0, "", (size_t) 0);
+        if (zshm_sub_recv (sub) == 2)
+            break;
+    }
+    size_t empty_size = 1;
+    CHECK (zshm_sub_frame (sub, 0, &empty_size) != NULL && empty_size == 0);
+    empty_size = 1;
+    CHECK (zshm_sub_frame (sub, 1, &empty_size) != NULL && empty_size == 0);
+    zshm_sub_destroy (&sub);
+    zsock_destroy (&zpub);
+
     //  Bad tcp endpoints fail cleanly
     CHECK (zshm_pub_new ("tcp://256.1.1.1:1") == NULL);
     CHECK (zshm_sub_new ("tcp://", "") == NULL && errno == EINVAL);
